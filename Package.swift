@@ -1,0 +1,47 @@
+// swift-tools-version:6.2
+import PackageDescription
+
+let package = Package(
+    name: "onair",
+    platforms: [.macOS(.v14)],
+    products: [
+        .executable(name: "onair", targets: ["Appliance"]),
+        .library(name: "Media", targets: ["Media"]),
+    ],
+    dependencies: [
+        .package(url: "https://github.com/apple/swift-nio.git", from: "2.101.0"),
+        .package(url: "https://github.com/apple/swift-argument-parser.git", from: "1.8.0"),
+        .package(url: "https://github.com/apple/swift-log.git", from: "1.16.0"),
+        .package(url: "https://github.com/groue/GRDB.swift.git", from: "7.10.0"),
+        .package(url: "https://github.com/jpsim/Yams.git", from: "6.2.0"),
+    ],
+    targets: [
+        // Pure media core: codecs, containers, RTMP and HLS. No I/O, no clocks, no logging.
+        .target(
+            name: "Media",
+            dependencies: [.product(name: "NIOCore", package: "swift-nio")]
+        ),
+        // The appliance: config, store, ingest, packaging, CLI. Product name `onair`.
+        .executableTarget(
+            name: "Appliance",
+            dependencies: [
+                "Media",
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "GRDB", package: "GRDB.swift"),
+                .product(name: "Yams", package: "Yams"),
+            ]
+        ),
+        .testTarget(
+            name: "MediaTests",
+            dependencies: ["Media", .product(name: "NIOCore", package: "swift-nio")]
+        ),
+        .testTarget(
+            name: "ApplianceTests",
+            dependencies: ["Appliance", "Media", .product(name: "NIOCore", package: "swift-nio")]
+        ),
+    ],
+    swiftLanguageModes: [.v6]
+)

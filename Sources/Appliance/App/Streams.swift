@@ -1,0 +1,161 @@
+import ArgumentParser
+import Foundation
+
+/// `onair streams create|list|get|delete|reset-key`: manage live streams in the server's database.
+struct Streams: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Manage live streams (the same database the server uses).",
+        subcommands: [Create.self, List.self, Get.self, Delete.self, ResetKey.self])
+
+    /// Options every streams subcommand takes.
+    struct Common: ParsableArguments {
+        @OptionGroup var config: ConfigOption
+        @Flag(help: "Print the Mux LiveStream JSON object instead of text.")
+        var json = false
+
+        /// Opens the configured database.
+        func open() throws -> (Config, LiveStreamStore) {
+            let config = try config.load()
+            do {
+                return (config, try LiveStreamStore(path: config.storage.database))
+            } catch {
+                FileHandle.standardError.write(Data("onair: \(error)\n".utf8))
+                throw ExitCode(1)
+            }
+        }
+    }
+
+    struct Create: ParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "Create a live stream with a new stream key and a playback ID.")
+        @OptionGroup var common: Common
+        @Option(help: "Seconds a publisher may be gone before the broadcast ends (0-1800).")
+        var reconnectWindow: Double = LiveStream.defaultReconnectWindow
+        @Option(help: "Longest broadcast in seconds (60-43200).")
+        var maxContinuousDuration: Int = LiveStream.defaultMaxContinuousDuration
+        @Option(help: "standard, reduced or low.")
+        var latencyMode: String = "standard"
+        @Option(help: "public or signed.")
+        var playbackPolicy: String = "public"
+        @Option(help: "Arbitrary text stored with the stream (up to 255 characters).")
+        var passthrough: String?
+
+        func validate() throws {
+            guard LiveStream.reconnectWindowRange.contains(reconnectWindow) else {
+                throw ValidationError("--reconnect-window must be between 0 and 1800 seconds, got \(reconnectWindow)")
+            }
+            guard LiveStream.maxContinuousDurationRange.contains(maxContinuousDuration) else {
+                throw ValidationError("--max-continuous-duration must be between 60 and 43200 seconds, got \(maxContinuousDuration)")
+            }
+            guard LiveStream.LatencyMode(rawValue: latencyMode) != nil else {
+                throw ValidationError("--latency-mode must be standard, reduced or low, got '\(latencyMode)'")
+            }
+            guard PlaybackID.Policy(rawValue: playbackPolicy) != nil else {
+                throw ValidationError("--playback-policy must be public or signed, got '\(playbackPolicy)'")
+            }
+            guard (passthrough?.count ?? 0) <= 255 else { throw ValidationError("--passthrough is longer than 255 characters") }
+        }
+
+        func run() throws {
+            let (config, store) = try common.open()
+            var new = NewLiveStream()
+            new.reconnectWindow = reconnectWindow
+            new.maxContinuousDuration = maxContinuousDuration
+            new.latencyMode = LiveStream.LatencyMode(rawValue: latencyMode)!
+            new.playbackPolicies = [PlaybackID.Policy(rawValue: playbackPolicy)!]
+            new.passthrough = passthrough
+            let stream = try store.create(new)
+            try show(stream, json: common.json, config: config)
+        }
+    }
+
+    struct List: ParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "List live streams, newest first.")
+        @OptionGroup var common: Common
+        @Option(help: "Streams per page (1-1000).") var limit = 100
+        @Option(help: "Page, starting at 1.") var page = 1
+
+        func validate() throws {
+            guard (1...1000).contains(limit) else { throw ValidationError("--limit must be between 1 and 1000") }
+            guard page >= 1 else { throw ValidationError("--page starts at 1") }
+        }
+
+        func run() throws {
+            let (_, store) = try common.open()
+            let streams = try store.liveStreams(limit: limit, page: page)
+            if common.json {
+                print(try encodeJSON(streams))
+            } else if streams.isEmpty {
+                print("no live streams")
+            } else {
+                for stream in streams {
+                    let playback = stream.playbackIDs.first.map { $0.id } ?? "-"
+                    print("\(stream.id)  \(stream.status.rawValue.padding(toLength: 8, withPad: " ", startingAt: 0))  playback \(playback)")
+                }
+            }
+        }
+    }
+
+    struct Get: ParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "Show one live stream.")
+        @OptionGroup var common: Common
+        @Argument(help: "Live stream ID.") var id: String
+
+        func run() throws {
+            let (config, store) = try common.open()
+            guard let stream = try store.liveStream(id: id) else { throw notFound(id) }
+            try show(stream, json: common.json, config: config)
+        }
+    }
+
+    struct Delete: ParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "Delete a live stream; its key stops working.")
+        @OptionGroup var common: Common
+        @Argument(help: "Live stream ID.") var id: String
+
+        func run() throws {
+            let (_, store) = try common.open()
+            guard try store.delete(id: id) else { throw notFound(id) }
+            if !common.json { print("deleted \(id)") }
+        }
+    }
+
+    struct ResetKey: ParsableCommand {
+        static let configuration = CommandConfiguration(commandName: "reset-key", abstract: "Give a live stream a new stream key.")
+        @OptionGroup var common: Common
+        @Argument(help: "Live stream ID.") var id: String
+
+        func run() throws {
+            let (config, store) = try common.open()
+            guard let stream = try store.resetStreamKey(id: id) else { throw notFound(id) }
+            try show(stream, json: common.json, config: config)
+        }
+    }
+}
+
+private func notFound(_ id: String) -> any Error {
+    FileHandle.standardError.write(Data("onair: no live stream with id \(id)\n".utf8))
+    return ExitCode(1)
+}
+
+private func encodeJSON<T: Encodable>(_ value: T) throws -> String {
+    let encoder = JSONEncoder()
+    encoder.outputFormatting = [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes]
+    return String(decoding: try encoder.encode(value), as: UTF8.self)
+}
+
+/// Prints a stream as Mux JSON or as text with the URL to push to.
+private func show(_ stream: LiveStream, json: Bool, config: Config) throws {
+    if json {
+        print(try encodeJSON(stream))
+        return
+    }
+    let host = ["0.0.0.0", "::", ""].contains(config.rtmp.listen.host) ? ProcessInfo.processInfo.hostName : config.rtmp.listen.host
+    print("""
+        id:            \(stream.id)
+        status:        \(stream.status.rawValue)
+        stream key:    \(stream.streamKey)
+        playback ids:  \(stream.playbackIDs.map { "\($0.id) (\($0.policy.rawValue))" }.joined(separator: ", "))
+        publish to:    rtmp://\(host):\(config.rtmp.listen.port)/app/\(stream.streamKey)
+        hls:           \(config.hls.directory)/\(stream.id)/index.m3u8
+        """)
+}

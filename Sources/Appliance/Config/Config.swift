@@ -1,0 +1,98 @@
+/// The typed onair configuration. Every value has a documented default in etc/onair/onair.yaml;
+/// `ConfigLoader` fills it from YAML and rejects unknown keys.
+struct Config: Sendable, Equatable {
+    /// RTMP ingest.
+    struct RTMP: Sendable, Equatable {
+        /// Address to listen on for RTMP publishers.
+        var listen = ListenAddress(host: "0.0.0.0", port: 1935)
+        /// Largest RTMP message accepted (a 4K keyframe can exceed 1 MB).
+        var maxMessageSize = 8 * 1024 * 1024
+        /// Most chunk streams one connection may keep open.
+        var maxChunkStreams = 64
+        /// Deepest AMF nesting accepted in commands and metadata.
+        var maxAMFDepth = 16
+        /// Chunk size the server sends with.
+        var chunkSize = 4096
+        /// Seconds a connection has from accept to an accepted publish.
+        var handshakeTimeout = 10.0
+        /// Seconds without any byte from a publisher before its connection is closed.
+        var idleTimeout = 30.0
+        /// Seconds without media after which a new publisher with the same key takes over.
+        var takeoverAfter = 5.0
+        /// Most simultaneous RTMP connections.
+        var maxConnections = 1000
+    }
+
+    /// HTTPS playback and API (served from the next release; the keys are part of the contract).
+    struct HTTP: Sendable, Equatable {
+        var listen = ListenAddress(host: "0.0.0.0", port: 443)
+        var tlsCertificate = "/etc/onair/tls/onair.crt"
+        var tlsKey = "/etc/onair/tls/onair.key"
+    }
+
+    /// HLS packaging into tmpfs.
+    struct HLS: Sendable, Equatable {
+        /// Root of the per-stream directories.
+        var directory = "/run/onair/hls"
+        /// Target segment duration in seconds; segments cut on the first keyframe at or after it.
+        var segmentDuration = 2.0
+        /// Segments listed in a live playlist.
+        var playlistLength = 6
+        /// Segments kept on disk after leaving the playlist, for slow players.
+        var deleteGraceSegments = 6
+        /// Byte budget for all streams together.
+        var maxBytes: Int64 = 1024 * 1024 * 1024
+        /// Byte budget for one stream.
+        var maxBytesPerStream: Int64 = 256 * 1024 * 1024
+    }
+
+    /// Persistent state.
+    struct Storage: Sendable, Equatable {
+        /// SQLite database file.
+        var database = "/var/lib/onair/onair.sqlite"
+    }
+
+    /// An API credential (HTTP Basic: id as user, secret as password).
+    struct AccessToken: Sendable, Equatable {
+        enum Permission: String, Sendable, Equatable, CaseIterable {
+            case read = "video:read"
+            case write = "video:write"
+        }
+        enum Secret: Sendable, Equatable {
+            case plain(String)
+            case sha256(String)
+        }
+        var id: String
+        var secret: Secret
+        var permissions: [Permission]
+    }
+
+    var rtmp = RTMP()
+    var http = HTTP()
+    var hls = HLS()
+    var storage = Storage()
+    var accessTokens: [AccessToken] = []
+}
+
+/// `host:port` to bind.
+struct ListenAddress: Sendable, Equatable, CustomStringConvertible {
+    var host: String
+    var port: Int
+
+    /// Parses `host:port`, `[v6]:port` or `:port` (all addresses).
+    init?(parsing text: String) {
+        guard let colon = text.lastIndex(of: ":"), let port = Int(text[text.index(after: colon)...]),
+              (0...65535).contains(port) else { return nil }
+        var host = String(text[..<colon])
+        if host.hasPrefix("["), host.hasSuffix("]") { host = String(host.dropFirst().dropLast()) }
+        self.host = host.isEmpty ? "0.0.0.0" : host
+        self.port = port
+    }
+
+    init(host: String, port: Int) {
+        self.host = host
+        self.port = port
+    }
+
+    var description: String { host.contains(":") ? "[\(host)]:\(port)" : "\(host):\(port)" }
+}

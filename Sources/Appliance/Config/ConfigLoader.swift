@@ -1,0 +1,179 @@
+import Foundation
+import Yams
+
+/// A configuration problem, naming the key (`hls.segment_duration`) and what was wrong.
+struct ConfigError: Error, CustomStringConvertible, Equatable {
+    var key: String
+    var message: String
+    var description: String { key.isEmpty ? message : "\(key): \(message)" }
+}
+
+/// Reads YAML into ``Config``: unknown keys are errors, every error names its key.
+enum ConfigLoader {
+    /// Loads and validates the file at `path`.
+    static func load(path: String) throws -> Config {
+        let text: String
+        do {
+            text = try String(contentsOfFile: path, encoding: .utf8)
+        } catch {
+            throw ConfigError(key: "", message: "cannot read \(path): \(error.localizedDescription)")
+        }
+        return try parse(text)
+    }
+
+    /// Parses and validates YAML text.
+    static func parse(_ text: String) throws -> Config {
+        let root: Node?
+        do {
+            root = try Yams.compose(yaml: text)
+        } catch {
+            throw ConfigError(key: "", message: "not valid YAML: \(error)")
+        }
+        var config = Config()
+        guard let root else { return config }
+        let top = try Section(root, path: "")
+        try top.only(["rtmp", "http", "hls", "storage", "access_tokens"])
+        if let rtmp = try top.section("rtmp") {
+            try rtmp.only(["listen", "max_message_size", "max_chunk_streams", "max_amf_depth", "chunk_size",
+                           "handshake_timeout", "idle_timeout", "takeover_after", "max_connections"])
+            config.rtmp.listen = try rtmp.address("listen") ?? config.rtmp.listen
+            config.rtmp.maxMessageSize = try rtmp.int("max_message_size", 4096...(256 * 1024 * 1024)) ?? config.rtmp.maxMessageSize
+            config.rtmp.maxChunkStreams = try rtmp.int("max_chunk_streams", 4...65599) ?? config.rtmp.maxChunkStreams
+            config.rtmp.maxAMFDepth = try rtmp.int("max_amf_depth", 2...256) ?? config.rtmp.maxAMFDepth
+            config.rtmp.chunkSize = try rtmp.int("chunk_size", 128...65536) ?? config.rtmp.chunkSize
+            config.rtmp.handshakeTimeout = try rtmp.seconds("handshake_timeout", 0.5...300) ?? config.rtmp.handshakeTimeout
+            config.rtmp.idleTimeout = try rtmp.seconds("idle_timeout", 1...3600) ?? config.rtmp.idleTimeout
+            config.rtmp.takeoverAfter = try rtmp.seconds("takeover_after", 0.5...600) ?? config.rtmp.takeoverAfter
+            config.rtmp.maxConnections = try rtmp.int("max_connections", 1...1_000_000) ?? config.rtmp.maxConnections
+        }
+        if let http = try top.section("http") {
+            try http.only(["listen", "tls"])
+            config.http.listen = try http.address("listen") ?? config.http.listen
+            if let tls = try http.section("tls") {
+                try tls.only(["certificate", "key"])
+                config.http.tlsCertificate = try tls.string("certificate") ?? config.http.tlsCertificate
+                config.http.tlsKey = try tls.string("key") ?? config.http.tlsKey
+            }
+        }
+        if let hls = try top.section("hls") {
+            try hls.only(["directory", "segment_duration", "playlist_length", "delete_grace_segments",
+                          "max_bytes", "max_bytes_per_stream"])
+            config.hls.directory = try hls.string("directory") ?? config.hls.directory
+            config.hls.segmentDuration = try hls.seconds("segment_duration", 0.5...30) ?? config.hls.segmentDuration
+            config.hls.playlistLength = try hls.int("playlist_length", 2...10000) ?? config.hls.playlistLength
+            config.hls.deleteGraceSegments = try hls.int("delete_grace_segments", 0...10000) ?? config.hls.deleteGraceSegments
+            config.hls.maxBytes = Int64(try hls.int("max_bytes", (1024 * 1024)...Int.max) ?? Int(config.hls.maxBytes))
+            config.hls.maxBytesPerStream = Int64(try hls.int("max_bytes_per_stream", (1024 * 1024)...Int.max) ?? Int(config.hls.maxBytesPerStream))
+        }
+        if let storage = try top.section("storage") {
+            try storage.only(["database"])
+            config.storage.database = try storage.string("database") ?? config.storage.database
+        }
+        if let tokens = top.node("access_tokens") {
+            config.accessTokens = try accessTokens(tokens)
+        }
+        return config
+    }
+
+    private static func accessTokens(_ node: Node) throws -> [Config.AccessToken] {
+        guard let items = node.sequence else {
+            throw ConfigError(key: "access_tokens", message: "expected a list of {id, secret | secret_sha256, permissions}")
+        }
+        var seen = Set<String>()
+        return try items.enumerated().map { index, item in
+            let entry = try Section(item, path: "access_tokens[\(index)]")
+            try entry.only(["id", "secret", "secret_sha256", "permissions"])
+            guard let id = try entry.string("id"), !id.isEmpty else { throw entry.error("id", "is required") }
+            guard seen.insert(id).inserted else { throw entry.error("id", "duplicate token id '\(id)'") }
+            let secret: Config.AccessToken.Secret
+            switch (try entry.string("secret"), try entry.string("secret_sha256")) {
+            case (let plain?, nil):
+                guard plain.count >= 16 else { throw entry.error("secret", "must be at least 16 characters") }
+                secret = .plain(plain)
+            case (nil, let hash?):
+                let hex = hash.lowercased()
+                guard hex.count == 64, hex.allSatisfy(\.isHexDigit) else {
+                    throw entry.error("secret_sha256", "must be 64 hexadecimal digits")
+                }
+                secret = .sha256(hex)
+            default:
+                throw entry.error("secret", "give exactly one of secret or secret_sha256")
+            }
+            guard let list = entry.node("permissions")?.sequence, !list.isEmpty else {
+                throw entry.error("permissions", "expected a list such as [video:read] or [video:write]")
+            }
+            let permissions = try list.map { item -> Config.AccessToken.Permission in
+                guard let raw = item.string, let permission = Config.AccessToken.Permission(rawValue: raw) else {
+                    throw entry.error("permissions", "unknown permission '\(item.string ?? "?")' (use video:read or video:write)")
+                }
+                return permission
+            }
+            return Config.AccessToken(id: id, secret: secret, permissions: permissions)
+        }
+    }
+}
+
+/// One YAML mapping with its dotted path, for typed reads that name the key on error.
+private struct Section {
+    let mapping: Node.Mapping
+    let path: String
+
+    init(_ node: Node, path: String) throws {
+        guard let mapping = node.mapping else {
+            throw ConfigError(key: path, message: "expected a mapping of keys")
+        }
+        self.mapping = mapping
+        self.path = path
+    }
+
+    func key(_ name: String) -> String { path.isEmpty ? name : "\(path).\(name)" }
+
+    func error(_ name: String, _ message: String) -> ConfigError { ConfigError(key: key(name), message: message) }
+
+    func only(_ allowed: Set<String>) throws {
+        for key in mapping.keys {
+            let name = key.string ?? "\(key)"
+            if !allowed.contains(name) {
+                throw error(name, "unknown key (allowed here: \(allowed.sorted().joined(separator: ", ")))")
+            }
+        }
+    }
+
+    func node(_ name: String) -> Node? {
+        guard let value = mapping[Node(name)] else { return nil }
+        if case .scalar(let scalar) = value, scalar.tag.name == .null || (scalar.string.isEmpty && scalar.style == .plain) { return nil }
+        return value
+    }
+
+    func section(_ name: String) throws -> Section? {
+        try node(name).map { try Section($0, path: key(name)) }
+    }
+
+    func string(_ name: String) throws -> String? {
+        guard let value = node(name) else { return nil }
+        guard case .scalar(let scalar) = value else { throw error(name, "expected a string") }
+        return scalar.string
+    }
+
+    func int(_ name: String, _ range: ClosedRange<Int>) throws -> Int? {
+        guard let value = node(name) else { return nil }
+        guard let number = value.int else { throw error(name, "expected an integer, got '\(value.string ?? "?")'") }
+        guard range.contains(number) else { throw error(name, "\(number) is outside \(range.lowerBound)...\(range.upperBound)") }
+        return number
+    }
+
+    func seconds(_ name: String, _ range: ClosedRange<Double>) throws -> Double? {
+        guard let value = node(name) else { return nil }
+        guard let number = value.float ?? value.int.map(Double.init), number.isFinite else {
+            throw error(name, "expected a number of seconds, got '\(value.string ?? "?")'")
+        }
+        guard range.contains(number) else { throw error(name, "\(number) is outside \(range.lowerBound)...\(range.upperBound)") }
+        return number
+    }
+
+    func address(_ name: String) throws -> ListenAddress? {
+        guard let text = try string(name) else { return nil }
+        guard let address = ListenAddress(parsing: text) else { throw error(name, "expected host:port, got '\(text)'") }
+        return address
+    }
+}

@@ -1,0 +1,194 @@
+import Logging
+import Media
+import NIOCore
+
+/// Runs one RTMP connection: feeds bytes to the pure ``RTMPServerSession``, carries out its actions,
+/// asks the ``StreamHub`` to authorise a publish, and turns media into samples for the stream's output.
+///
+/// Anything wrong with the connection (protocol error, limit, unsupported codec, timeout) ends this
+/// connection only.
+final class RTMPConnectionHandler: ChannelInboundHandler {
+    typealias InboundIn = ByteBuffer
+    typealias OutboundOut = ByteBuffer
+
+    private let hub: StreamHub
+    private let handshakeTimeout: TimeAmount
+    private var logger: Logger
+    private var session: RTMPServerSession
+    private var demuxer = FLVDemuxer()
+    private var publisher: PublisherHandle?
+    private var grant: PublishGrant?
+    private var mediaStarted = false
+    private var closing = false
+    private var timers: [Scheduled<Void>] = []
+
+    init(hub: StreamHub, configuration: RTMPConfiguration, handshakeTimeout: TimeAmount, logger: Logger) {
+        self.hub = hub
+        self.session = RTMPServerSession(configuration: configuration)
+        self.handshakeTimeout = handshakeTimeout
+        self.logger = logger
+    }
+
+    func channelActive(context: ChannelHandlerContext) {
+        publisher = PublisherHandle(channel: context.channel)
+        logger[metadataKey: "remote"] = "\(context.remoteAddress.map { "\($0)" } ?? "?")"
+        let bound = NIOLoopBound((self, context), eventLoop: context.eventLoop)
+        timers.append(context.eventLoop.scheduleTask(in: handshakeTimeout) {
+            let (handler, context) = bound.value
+            guard handler.grant == nil else { return }
+            handler.logger.notice("connection closed: no accepted publish within the handshake timeout")
+            handler.close(context)
+        })
+        context.fireChannelActive()
+    }
+
+    func channelRead(context: ChannelHandlerContext, data: NIOAny) {
+        guard !closing else { return }
+        publisher?.touch()
+        var buffer = unwrapInboundIn(data)
+        do {
+            let actions = try session.receive(&buffer)
+            perform(actions, context)
+        } catch {
+            logger.warning("connection closed: RTMP protocol error", metadata: ["error": "\(error)"])
+            close(context)
+        }
+    }
+
+    func userInboundEventTriggered(context: ChannelHandlerContext, event: Any) {
+        if event is IdleStateHandler.IdleStateEvent {
+            logger.notice("connection closed: publisher idle")
+            close(context)
+        } else {
+            context.fireUserInboundEventTriggered(event)
+        }
+    }
+
+    func errorCaught(context: ChannelHandlerContext, error: any Error) {
+        logger.debug("connection error", metadata: ["error": "\(error)"])
+        close(context)
+    }
+
+    func channelInactive(context: ChannelHandlerContext) {
+        for timer in timers { timer.cancel() }
+        timers.removeAll()
+        endPublishing()
+        context.fireChannelInactive()
+    }
+
+    // MARK: Actions
+
+    private func perform(_ actions: [RTMPSessionAction], _ context: ChannelHandlerContext) {
+        var wrote = false
+        for action in actions {
+            guard !closing else { break }
+            switch action {
+            case .send(let bytes):
+                context.write(wrapOutboundOut(bytes), promise: nil)
+                wrote = true
+            case .connected(let app, _):
+                logger.debug("RTMP connect", metadata: ["app": "\(app)"])
+            case .publishRequested(_, let streamName):
+                requestPublish(streamKey: streamName, context)
+            case .video(let timestamp, let payload):
+                deliver(context) { try $0.video(timestamp: timestamp, body: payload) }
+            case .audio(let timestamp, let payload):
+                deliver(context) { try $0.audio(timestamp: timestamp, body: payload) }
+            case .metadata(_, let values):
+                demuxer.metadata(values)
+            case .unpublished:
+                endPublishing()
+            }
+        }
+        if wrote { context.flush() }
+    }
+
+    private func requestPublish(streamKey: String, _ context: ChannelHandlerContext) {
+        guard grant == nil, let publisher else { return }
+        let hub = self.hub
+        context.eventLoop.makeFutureWithTask {
+            await hub.authorise(streamKey: streamKey, publisher: publisher)
+        }.assumeIsolated().whenSuccess { decision in
+            self.decide(decision, context)
+        }
+    }
+
+    private func decide(_ decision: PublishDecision, _ context: ChannelHandlerContext) {
+        guard !closing else {
+            // The connection went away while the hub was deciding: give the stream back.
+            if case .accepted(let grant) = decision {
+                let hub = self.hub
+                Task { await hub.publisherEnded(liveStreamID: grant.liveStreamID, session: grant.session) }
+            }
+            return
+        }
+        switch decision {
+        case .accepted(let grant):
+            self.grant = grant
+            logger[metadataKey: "live_stream_id"] = "\(grant.liveStreamID)"
+            logger.info("publish accepted")
+            perform(session.acceptPublish(), context)
+            let bound = NIOLoopBound((self, context), eventLoop: context.eventLoop)
+            timers.append(context.eventLoop.scheduleTask(in: .seconds(Int64(grant.maxContinuousDuration))) {
+                let (handler, context) = bound.value
+                handler.logger.notice("publisher disconnected: max_continuous_duration reached",
+                                      metadata: ["max_continuous_duration": "\(grant.maxContinuousDuration)"])
+                handler.close(context)
+            })
+        case .refused(let code, let description):
+            logger.notice("publish refused", metadata: ["code": "\(code)", "reason": "\(description)"])
+            refuse(code: code, description: description, context)
+        }
+    }
+
+    /// Sends an error onStatus, then closes (old OBS versions hang if the socket stays open).
+    private func refuse(code: String, description: String, _ context: ChannelHandlerContext) {
+        for case .send(let bytes) in session.rejectPublish(code: code, description: description) {
+            context.write(wrapOutboundOut(bytes), promise: nil)
+        }
+        context.flush()
+        close(context)
+    }
+
+    private func deliver(_ context: ChannelHandlerContext, _ demux: (inout FLVDemuxer) throws -> [FLVDemuxerEvent]) {
+        guard let grant else { return }
+        let events: [FLVDemuxerEvent]
+        do {
+            events = try demux(&demuxer)
+        } catch FLVError.unsupportedCodec(let kind, let name) {
+            logger.error("publish rejected: unsupported codec", metadata: ["track": "\(kind.rawValue)", "codec": "\(name)"])
+            refuse(code: "NetStream.Publish.Rejected", description: "unsupported \(kind.rawValue) codec: \(name) (onair accepts H.264 and AAC)", context)
+            return
+        } catch {
+            logger.warning("malformed media dropped", metadata: ["error": "\(error)"])
+            return
+        }
+        for event in events {
+            switch event {
+            case .tracks(let video, let audio):
+                logger.info("tracks", metadata: ["video": "\(video?.codecString ?? "none")", "audio": "\(audio?.codecString ?? "none")"])
+                grant.output.tracks(video: video, audio: audio, session: grant.session)
+            case .sample(let sample):
+                if !mediaStarted {
+                    mediaStarted = true
+                    let hub = self.hub
+                    Task { await hub.mediaStarted(liveStreamID: grant.liveStreamID, session: grant.session) }
+                }
+                grant.output.append(sample, session: grant.session)
+            }
+        }
+    }
+
+    private func endPublishing() {
+        guard let grant else { return }
+        self.grant = nil
+        let hub = self.hub
+        Task { await hub.publisherEnded(liveStreamID: grant.liveStreamID, session: grant.session) }
+    }
+
+    private func close(_ context: ChannelHandlerContext) {
+        guard !closing else { return }
+        closing = true
+        context.close(promise: nil)
+    }
+}

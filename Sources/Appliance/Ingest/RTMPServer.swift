@@ -1,0 +1,77 @@
+import Logging
+import Media
+import NIOCore
+import NIOPosix
+import Synchronization
+
+/// The RTMP listener: one ``RTMPConnectionHandler`` per TCP connection, with an idle timeout and a
+/// cap on simultaneous connections.
+final class RTMPServer: Sendable {
+    private let channel: any Channel
+
+    /// The bound address (port 0 in the config picks a free port).
+    var localAddress: SocketAddress? { channel.localAddress }
+
+    private init(channel: any Channel) {
+        self.channel = channel
+    }
+
+    /// Binds `config.listen` and starts accepting.
+    static func start(config: Config.RTMP, hub: StreamHub, group: any EventLoopGroup, logger: Logger) async throws -> RTMPServer {
+        let counter = ConnectionCounter(limit: config.maxConnections)
+        let rtmp = RTMPConfiguration(
+            maximumMessageSize: config.maxMessageSize,
+            maximumChunkStreams: config.maxChunkStreams,
+            maximumAMFDepth: config.maxAMFDepth,
+            outgoingChunkSize: config.chunkSize)
+        let handshakeTimeout = TimeAmount.milliseconds(Int64(config.handshakeTimeout * 1000))
+        let idleTimeout = TimeAmount.milliseconds(Int64(config.idleTimeout * 1000))
+        let channel = try await ServerBootstrap(group: group)
+            .serverChannelOption(.backlog, value: 256)
+            .serverChannelOption(.socketOption(.so_reuseaddr), value: 1)
+            .childChannelOption(.socketOption(.tcp_nodelay), value: 1)
+            .childChannelOption(.maxMessagesPerRead, value: 16)
+            .childChannelInitializer { channel in
+                guard counter.enter() else {
+                    logger.warning("connection refused: max_connections reached", metadata: ["max_connections": "\(config.maxConnections)"])
+                    return channel.close()
+                }
+                channel.closeFuture.whenComplete { _ in counter.leave() }
+                return channel.eventLoop.makeCompletedFuture {
+                    try channel.pipeline.syncOperations.addHandlers([
+                        IdleStateHandler(readTimeout: idleTimeout),
+                        RTMPConnectionHandler(hub: hub, configuration: rtmp, handshakeTimeout: handshakeTimeout, logger: logger),
+                    ])
+                }
+            }
+            .bind(host: config.listen.host, port: config.listen.port)
+            .get()
+        return RTMPServer(channel: channel)
+    }
+
+    /// Stops accepting new connections.
+    func close() async {
+        try? await channel.close()
+    }
+}
+
+/// Counts open connections against a limit.
+final class ConnectionCounter: Sendable {
+    private let open = Atomic<Int>(0)
+    let limit: Int
+
+    init(limit: Int) { self.limit = limit }
+
+    /// Admits a connection if under the limit.
+    func enter() -> Bool {
+        if open.add(1, ordering: .relaxed).newValue > limit {
+            open.subtract(1, ordering: .relaxed)
+            return false
+        }
+        return true
+    }
+
+    func leave() { open.subtract(1, ordering: .relaxed) }
+
+    var count: Int { open.load(ordering: .relaxed) }
+}

@@ -1,0 +1,72 @@
+import Foundation
+#if canImport(Glibc)
+import Glibc
+#endif
+import NIOCore
+
+/// File operations of one stream directory in tmpfs. Every file is written to a temporary name in the
+/// same directory and renamed, so readers never see a partial segment or playlist.
+struct SegmentFiles: Sendable {
+    /// An error with the POSIX errno, e.g. ENOSPC.
+    struct Failure: Error, CustomStringConvertible {
+        var operation: String
+        var path: String
+        var errno: Int32
+        var isOutOfSpace: Bool { errno == ENOSPC || errno == EDQUOT }
+        var description: String { "\(operation) \(path): \(String(cString: strerror(errno)))" }
+    }
+
+    /// The stream's directory.
+    let directory: String
+
+    /// Creates the directory (and parents) if missing.
+    func create() throws {
+        try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
+    }
+
+    /// Writes `bytes` to `name` atomically (temporary file + rename).
+    func write(_ name: String, _ bytes: ByteBuffer) throws {
+        let path = directory + "/" + name
+        let temporary = directory + "/." + name + ".tmp"
+        let fd = open(temporary, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0o644)
+        guard fd >= 0 else { throw Failure(operation: "open", path: temporary, errno: errno) }
+        var failure: Failure?
+        bytes.withUnsafeReadableBytes { raw in
+            var offset = 0
+            while offset < raw.count {
+                let written = Glibc.write(fd, raw.baseAddress! + offset, raw.count - offset)
+                if written < 0 {
+                    if errno == EINTR { continue }
+                    failure = Failure(operation: "write", path: temporary, errno: errno)
+                    return
+                }
+                offset += written
+            }
+        }
+        close(fd)
+        if let failure {
+            unlink(temporary)
+            throw failure
+        }
+        guard rename(temporary, path) == 0 else {
+            let error = Failure(operation: "rename", path: path, errno: errno)
+            unlink(temporary)
+            throw error
+        }
+    }
+
+    /// Writes a text file atomically.
+    func write(_ name: String, text: String) throws {
+        try write(name, ByteBuffer(string: text))
+    }
+
+    /// Removes `name`; a missing file is fine.
+    func remove(_ name: String) {
+        unlink(directory + "/" + name)
+    }
+
+    /// Names of the entries in the directory (empty if it does not exist).
+    func names() -> [String] {
+        (try? FileManager.default.contentsOfDirectory(atPath: directory)) ?? []
+    }
+}

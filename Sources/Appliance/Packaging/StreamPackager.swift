@@ -1,0 +1,229 @@
+import Logging
+import Media
+import NIOCore
+import Synchronization
+
+/// Settings of the HLS packager (from `hls.*`).
+struct PackagerSettings: Sendable {
+    var segmentDuration: Double
+    var playlistLength: Int
+    var deleteGraceSegments: Int
+    var maxBytesPerStream: Int64
+}
+
+/// One broadcast's HLS pipeline: Segmenter -> MPEG-TS segments -> `<dir>/<id>/index.m3u8` in tmpfs.
+///
+/// Lives as long as the broadcast, across publisher reconnects (new session: the next segment carries
+/// EXT-X-DISCONTINUITY and sequence numbers keep rising). Segments that leave the playlist are deleted
+/// only after `deleteGraceSegments` more have left. The per-stream and total byte budgets drop the
+/// oldest segments; a full disk drops old segments and, failing that, skips a segment — ingest never stops.
+final class StreamPackager: StreamOutput {
+    private struct OnDisk {
+        var uri: String
+        var bytes: Int64
+    }
+
+    private struct State {
+        var session = 0
+        var segmenter: Segmenter?
+        var window: LivePlaylistWindow
+        var onDisk: [OnDisk] = []          // oldest first: grace segments, then the playlist's
+        var graceCount = 0                 // how many of onDisk have left the playlist
+        var streamBytes: Int64 = 0
+        var discontinuityPending = false
+        var anchor: (wallMilliseconds: Int64, dts: Int64)?
+        var ended = false
+    }
+
+    let liveStreamID: String
+    private let files: SegmentFiles
+    private let settings: PackagerSettings
+    private let budget: HLSBudget
+    private let prefix: String
+    private let wallClock: @Sendable () -> Int64
+    private let logger: Logger
+    private let state: Mutex<State>
+
+    /// Prepares the directory: leftovers of an earlier broadcast are removed.
+    init(liveStreamID: String, directory: String, settings: PackagerSettings, budget: HLSBudget,
+         wallClock: @escaping @Sendable () -> Int64, logger: Logger) {
+        self.liveStreamID = liveStreamID
+        self.files = SegmentFiles(directory: directory)
+        self.settings = settings
+        self.budget = budget
+        self.wallClock = wallClock
+        // Segment names carry the broadcast's start time so a new broadcast never reuses a name a
+        // player or cache may still hold from an earlier one.
+        self.prefix = String(wallClock(), radix: 36)
+        var logger = logger
+        logger[metadataKey: "live_stream_id"] = "\(liveStreamID)"
+        self.logger = logger
+        let target = Int64(settings.segmentDuration * Double(MediaTime.timescale))
+        state = Mutex(State(window: LivePlaylistWindow(length: settings.playlistLength, targetDuration: target)))
+        do {
+            try files.create()
+            for name in files.names() { files.remove(name) }
+        } catch {
+            logger.error("cannot prepare stream directory", metadata: ["error": "\(error)"])
+        }
+    }
+
+    private var segmenterConfiguration: SegmenterConfiguration {
+        SegmenterConfiguration(targetDuration: Int64(settings.segmentDuration * Double(MediaTime.timescale)))
+    }
+
+    func sessionStarted(_ session: Int) {
+        state.withLock { state in
+            state.session = session
+            var segmenter = Segmenter(configuration: segmenterConfiguration)
+            if !state.window.playlist.segments.isEmpty || state.discontinuityPending { segmenter.markDiscontinuity() }
+            state.segmenter = segmenter
+            state.anchor = nil
+        }
+    }
+
+    func tracks(video: MediaTrack?, audio: MediaTrack?, session: Int) {
+        state.withLock { state in
+            guard state.session == session, var segmenter = state.segmenter else { return }
+            let closed = segmenter.setTracks(video: video, audio: audio)
+            state.segmenter = segmenter
+            for segment in closed { publish(segment, &state) }
+        }
+    }
+
+    func append(_ sample: MediaSample, session: Int) {
+        state.withLock { state in
+            guard state.session == session, var segmenter = state.segmenter else { return }
+            if state.anchor == nil { state.anchor = (wallClock(), sample.dts) }
+            do {
+                let closed = try segmenter.append(sample)
+                state.segmenter = segmenter
+                for segment in closed { publish(segment, &state) }
+            } catch {
+                state.segmenter = segmenter
+                logger.warning("sample dropped", metadata: ["error": "\(error)"])
+            }
+        }
+    }
+
+    func sessionEnded(_ session: Int) {
+        state.withLock { state in
+            guard state.session == session, var segmenter = state.segmenter else { return }
+            if let last = segmenter.finish() { publish(last, &state) }
+            state.segmenter = nil
+            state.discontinuityPending = true
+        }
+    }
+
+    func broadcastEnded() {
+        state.withLock { state in
+            if var segmenter = state.segmenter, let last = segmenter.finish() { publish(last, &state) }
+            state.segmenter = nil
+            state.ended = true
+            state.window.end()
+            writePlaylist(state)
+        }
+    }
+
+    /// The playlist as last written (for tests and the playback side).
+    var playlist: MediaPlaylist { state.withLock { $0.window.playlist } }
+
+    // MARK: Publishing a segment
+
+    private func publish(_ segment: Segment, _ state: inout State) {
+        guard segment.duration > 0, segment.bytes.readableBytes > 0 else { return }
+        let size = Int64(segment.bytes.readableBytes)
+        makeRoom(for: size, &state)
+        let uri = "\(prefix)-\(state.window.nextSequenceNumber).ts"
+        do {
+            try writeWithRetry(uri, segment.bytes, &state)
+        } catch {
+            logger.error("segment skipped: cannot write it", metadata: ["segment": "\(uri)", "error": "\(error)"])
+            state.discontinuityPending = true
+            return
+        }
+        state.onDisk.append(OnDisk(uri: uri, bytes: size))
+        state.streamBytes += size
+        budget.add(size)
+
+        if segment.discontinuity || state.anchor == nil { state.anchor = (wallClock() - MediaTime.milliseconds(ticks: segment.duration), segment.startDTS) }
+        let anchor = state.anchor!
+        let programDateTime = anchor.wallMilliseconds + MediaTime.milliseconds(ticks: segment.startDTS - anchor.dts)
+        let entry = PlaylistSegment(uri: uri, duration: segment.duration,
+                                    discontinuity: segment.discontinuity || state.discontinuityPending,
+                                    programDateTime: programDateTime)
+        state.discontinuityPending = false
+        let evicted = state.window.append(entry)
+        state.graceCount += evicted.count
+        while state.graceCount > settings.deleteGraceSegments { removeOldest(&state) }
+        writePlaylist(state)
+    }
+
+    private func writeWithRetry(_ uri: String, _ bytes: ByteBuffer, _ state: inout State) throws {
+        do {
+            try files.write(uri, bytes)
+        } catch let failure as SegmentFiles.Failure where failure.isOutOfSpace {
+            let dropped = dropGrace(&state)
+            logger.error("disk full: dropped old segments", metadata: ["dropped": "\(dropped)"])
+            try files.write(uri, bytes)
+        }
+    }
+
+    /// Keeps the stream and the whole appliance inside their byte budgets by dropping the oldest
+    /// segments that left the playlist.
+    private func makeRoom(for size: Int64, _ state: inout State) {
+        var dropped = 0
+        while state.graceCount > 0,
+              state.streamBytes + size > settings.maxBytesPerStream || !budget.fits(size) {
+            removeOldest(&state)
+            dropped += 1
+        }
+        if dropped > 0 {
+            logger.warning("byte budget exceeded: dropped old segments", metadata: [
+                "dropped": "\(dropped)", "stream_bytes": "\(state.streamBytes)", "total_bytes": "\(budget.bytesUsed)"])
+        }
+    }
+
+    @discardableResult
+    private func dropGrace(_ state: inout State) -> Int {
+        let count = state.graceCount
+        for _ in 0..<count { removeOldest(&state) }
+        return count
+    }
+
+    private func removeOldest(_ state: inout State) {
+        guard !state.onDisk.isEmpty, state.graceCount > 0 else { return }
+        let oldest = state.onDisk.removeFirst()
+        state.graceCount -= 1
+        state.streamBytes -= oldest.bytes
+        budget.add(-oldest.bytes)
+        files.remove(oldest.uri)
+    }
+
+    private func writePlaylist(_ state: State) {
+        do {
+            try files.write("index.m3u8", text: state.window.playlist.render())
+        } catch {
+            logger.error("cannot write playlist", metadata: ["error": "\(error)"])
+        }
+    }
+
+    deinit {
+        let bytes = state.withLock { $0.streamBytes }
+        budget.add(-bytes)
+    }
+}
+
+/// Makes a ``StreamPackager`` per broadcast under `hls.directory`.
+struct PackagerFactory: StreamOutputFactory {
+    var root: String
+    var settings: PackagerSettings
+    var budget: HLSBudget
+    var logger: Logger
+    var wallClock: @Sendable () -> Int64
+
+    func makeOutput(liveStreamID: String) -> any StreamOutput {
+        StreamPackager(liveStreamID: liveStreamID, directory: root + "/" + liveStreamID, settings: settings,
+                       budget: budget, wallClock: wallClock, logger: logger)
+    }
+}

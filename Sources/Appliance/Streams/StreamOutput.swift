@@ -1,0 +1,38 @@
+import Media
+
+/// Where one live stream's media goes: the HLS packager implements it (Packaging -> Streams).
+///
+/// Calls come from the publisher's event loop. `session` numbers rise with every publisher that
+/// takes the stream; an output ignores calls from a session that is no longer current, so a
+/// publisher that was taken over cannot interleave with its successor.
+protocol StreamOutput: AnyObject, Sendable {
+    /// A publisher started (first or reconnect); the next segment after a reconnect is a discontinuity.
+    func sessionStarted(_ session: Int)
+    /// The track set is known or changed.
+    func tracks(video: MediaTrack?, audio: MediaTrack?, session: Int)
+    /// One access unit.
+    func append(_ sample: MediaSample, session: Int)
+    /// The publisher is gone; flush what is buffered. The broadcast may still continue.
+    func sessionEnded(_ session: Int)
+    /// The reconnect window ran out (or the broadcast was ended): the playlist is final.
+    func broadcastEnded()
+}
+
+/// Makes the output of a new broadcast.
+protocol StreamOutputFactory: Sendable {
+    func makeOutput(liveStreamID: String) -> any StreamOutput
+}
+
+/// The live streams known to the store, as the hub needs them (LiveStreamStore conforms).
+protocol StreamDirectory: Sendable {
+    func liveStream(streamKey: String) throws -> LiveStream?
+    func setStatus(id: String, _ status: LiveStream.Status, ingestProtocol: String?) throws
+}
+
+/// A connected publisher as the hub sees it (the RTMP connection handler implements it).
+protocol Publisher: AnyObject, Sendable {
+    /// Uptime nanoseconds of the last bytes received from the publisher.
+    var lastActivityNanoseconds: UInt64 { get }
+    /// Ends the connection, e.g. when another publisher takes over or the stream is deleted.
+    func disconnect(reason: String)
+}
