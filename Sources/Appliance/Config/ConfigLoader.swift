@@ -141,7 +141,7 @@ private struct Section {
 
     func node(_ name: String) -> Node? {
         guard let value = mapping[Node(name)] else { return nil }
-        if case .scalar(let scalar) = value, scalar.tag.name == .null || (scalar.string.isEmpty && scalar.style == .plain) { return nil }
+        if case .scalar(let scalar) = value, scalar.style == .plain, ["", "~", "null", "Null", "NULL"].contains(scalar.string) { return nil }
         return value
     }
 

@@ -1,0 +1,82 @@
+import Foundation
+import Testing
+@testable import Appliance
+
+@Suite struct ConfigLoaderTests {
+    @Test func emptyFileGivesTheDefaults() throws {
+        #expect(try ConfigLoader.parse("") == Config())
+        #expect(try ConfigLoader.parse("# nothing\n") == Config())
+    }
+
+    @Test func shippedConfigsAreValidAndMatchTheDefaults() throws {
+        let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
+        let production = try ConfigLoader.load(path: root.appendingPathComponent("etc/onair/onair.yaml").path)
+        #expect(production == Config(), "etc/onair/onair.yaml documents the defaults")
+        let dev = try ConfigLoader.load(path: root.appendingPathComponent("etc/onair/onair.dev.yaml").path)
+        #expect(dev.rtmp.listen == ListenAddress(host: "127.0.0.1", port: 1935))
+    }
+
+    @Test func readsEveryContractKey() throws {
+        let config = try ConfigLoader.parse("""
+            rtmp:
+              listen: "[::1]:1936"
+              max_message_size: 1048576
+            http:
+              listen: ":8443"
+              tls: {certificate: /c.pem, key: /k.pem}
+            hls:
+              directory: /dev/shm/x
+              segment_duration: 1.5
+              playlist_length: 10
+            storage:
+              database: /tmp/x.sqlite
+            access_tokens:
+              - id: app
+                secret: 0123456789abcdef0123
+                permissions: [video:write]
+              - id: viewer
+                secret_sha256: \(String(repeating: "ab", count: 32))
+                permissions: [video:read]
+            """)
+        #expect(config.rtmp.listen == ListenAddress(host: "::1", port: 1936))
+        #expect(config.rtmp.maxMessageSize == 1_048_576)
+        #expect(config.http.listen == ListenAddress(host: "0.0.0.0", port: 8443))
+        #expect(config.http.tlsCertificate == "/c.pem" && config.http.tlsKey == "/k.pem")
+        #expect(config.hls.directory == "/dev/shm/x" && config.hls.segmentDuration == 1.5 && config.hls.playlistLength == 10)
+        #expect(config.storage.database == "/tmp/x.sqlite")
+        #expect(config.accessTokens.map(\.id) == ["app", "viewer"])
+        #expect(config.accessTokens[0].secret == .plain("0123456789abcdef0123"))
+        #expect(config.accessTokens[1].permissions == [.read])
+    }
+
+    @Test(arguments: [
+        ("rtmp:\n  lisen: x", "rtmp.lisen"),
+        ("bogus: 1", "bogus"),
+        ("hls:\n  segment_duration: fast", "hls.segment_duration"),
+        ("hls:\n  segment_duration: 0", "hls.segment_duration"),
+        ("hls:\n  playlist_length: 1", "hls.playlist_length"),
+        ("rtmp:\n  listen: nowhere", "rtmp.listen"),
+        ("rtmp:\n  listen: 1.2.3.4:99999", "rtmp.listen"),
+        ("rtmp: 5", "rtmp"),
+        ("access_tokens:\n  - id: a\n    secret: short\n    permissions: [video:read]", "access_tokens[0].secret"),
+        ("access_tokens:\n  - id: a\n    secret: 0123456789abcdef0\n    permissions: [video:admin]", "access_tokens[0].permissions"),
+        ("access_tokens:\n  - id: a\n    secret_sha256: xyz\n    permissions: [video:read]", "access_tokens[0].secret_sha256"),
+        ("access_tokens:\n  - secret: 0123456789abcdef0\n    permissions: [video:read]", "access_tokens[0].id"),
+        ("access_tokens:\n  - {id: a, secret: 0123456789abcdef0, permissions: [video:read]}\n  - {id: a, secret: 0123456789abcdef0, permissions: [video:read]}", "access_tokens[1].id"),
+        ("access_tokens: {}", "access_tokens"),
+    ])
+    func errorsNameTheKey(yaml: String, key: String) {
+        do {
+            _ = try ConfigLoader.parse(yaml)
+            Issue.record("accepted: \(yaml)")
+        } catch let error as ConfigError {
+            #expect(error.key == key, "\(error)")
+        } catch {
+            Issue.record("unexpected \(error)")
+        }
+    }
+
+    @Test func invalidYAMLIsAnError() {
+        #expect(throws: ConfigError.self) { try ConfigLoader.parse("rtmp: [unclosed") }
+    }
+}

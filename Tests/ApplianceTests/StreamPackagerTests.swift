@@ -1,0 +1,91 @@
+import Foundation
+import Logging
+import Media
+import NIOCore
+import Testing
+@testable import Appliance
+
+@Suite struct StreamPackagerTests {
+    let root = NSTemporaryDirectory() + "onair-packager-\(UUID().uuidString)"
+    let record = try! AVCDecoderConfigurationRecord(parsing: ByteBuffer(bytes: [0x01, 0x64, 0x00, 0x1F, 0xFF, 0xE1, 0x00, 0x04, 0x67, 0x64, 0x00, 0x1F, 0x01, 0x00, 0x03, 0x68, 0xEE, 0x3C]))
+
+    func packager(playlistLength: Int = 3, grace: Int = 2, perStream: Int64 = 1 << 30, budget: HLSBudget = HLSBudget(limit: 1 << 30)) -> StreamPackager {
+        StreamPackager(liveStreamID: "s1", directory: root + "/s1",
+                       settings: PackagerSettings(segmentDuration: 2, playlistLength: playlistLength, deleteGraceSegments: grace, maxBytesPerStream: perStream),
+                       budget: budget, wallClock: { 1_700_000_000_000 }, logger: Logger(label: "test"))
+    }
+
+    /// 30 fps video with a keyframe every 2 s, `seconds` long, starting at `start` seconds.
+    func feed(_ packager: StreamPackager, session: Int, seconds: Int, start: Int = 0, frameBytes: Int = 1000) {
+        for frame in (start * 30)..<((start + seconds) * 30) {
+            let key = frame % 60 == 0
+            var payload = ByteBuffer()
+            payload.writeInteger(UInt32(frameBytes))
+            payload.writeInteger(UInt8(key ? 0x65 : 0x41))
+            payload.writeRepeatingByte(0x88, count: frameBytes - 1)
+            let dts = Int64(frame) * 3000
+            packager.append(MediaSample(kind: .video, dts: dts, pts: dts, isKeyframe: key, payload: payload), session: session)
+        }
+    }
+
+    func files() -> Set<String> {
+        Set((try? FileManager.default.contentsOfDirectory(atPath: root + "/s1")) ?? [])
+    }
+
+    func playlistText() throws -> String { try String(contentsOfFile: root + "/s1/index.m3u8", encoding: .utf8) }
+
+    @Test func slidingWindowWithGraceAndEndlist() throws {
+        defer { try? FileManager.default.removeItem(atPath: root) }
+        let packager = packager()
+        packager.sessionStarted(1)
+        packager.tracks(video: .h264(record), audio: nil, session: 1)
+        feed(packager, session: 1, seconds: 20)
+        // 9 segments closed (the 10th is open): 3 listed, 2 in grace, the rest deleted.
+        let playlist = try MediaPlaylist(parsing: try playlistText())
+        #expect(playlist.segments.count == 3)
+        #expect(playlist.mediaSequence == 6)
+        #expect(playlist.segments.allSatisfy { $0.duration == 2 * 90_000 })
+        #expect(files().filter { $0.hasSuffix(".ts") }.count == 5)
+        #expect(!files().contains { $0.hasSuffix(".tmp") }, "no temporary files left")
+        packager.sessionEnded(1)
+        packager.broadcastEnded()
+        let final = try MediaPlaylist(parsing: try playlistText())
+        #expect(final.endList)
+        let lastDuration = try #require(final.segments.last).duration
+        #expect(lastDuration == 180_000, "\(final.segments.map(\.duration)) \(lastDuration)")
+    }
+
+    @Test func reconnectAddsOneDiscontinuityAndKeepsSequenceNumbersRising() throws {
+        defer { try? FileManager.default.removeItem(atPath: root) }
+        let packager = packager(playlistLength: 20)
+        packager.sessionStarted(1)
+        packager.tracks(video: .h264(record), audio: nil, session: 1)
+        feed(packager, session: 1, seconds: 6)
+        packager.sessionEnded(1)
+        packager.sessionStarted(2)
+        packager.tracks(video: .h264(record), audio: nil, session: 2)
+        feed(packager, session: 2, seconds: 6)  // timestamps restart at 0
+        feed(packager, session: 1, seconds: 2, start: 6)  // a stale session is ignored
+        packager.sessionEnded(2)
+        packager.broadcastEnded()
+        let playlist = try MediaPlaylist(parsing: try playlistText())
+        #expect(playlist.segments.count == 6)
+        #expect(playlist.segments.map(\.discontinuity) == [false, false, false, true, false, false])
+        let numbers = playlist.segments.map { Int($0.uri.split(separator: "-").last!.dropLast(3))! }
+        #expect(numbers == Array(0..<6))
+    }
+
+    @Test func byteBudgetDropsTheOldestSegments() throws {
+        defer { try? FileManager.default.removeItem(atPath: root) }
+        // Each 2 s segment is ~60 KB; allow about four of them for this stream.
+        let packager = packager(playlistLength: 2, grace: 100, perStream: 260_000)
+        packager.sessionStarted(1)
+        packager.tracks(video: .h264(record), audio: nil, session: 1)
+        feed(packager, session: 1, seconds: 30)
+        let segments = files().filter { $0.hasSuffix(".ts") }
+        let bytes = try segments.reduce(0) { $0 + ((try FileManager.default.attributesOfItem(atPath: root + "/s1/" + $1)[.size] as? Int) ?? 0) }
+        #expect(bytes <= 260_000)
+        #expect(segments.count >= 2, "the playlist's own segments are kept")
+        #expect(try MediaPlaylist(parsing: try playlistText()).segments.count == 2)
+    }
+}
