@@ -10,7 +10,7 @@ SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 # System packages: build (libsqlite3-dev), real publishers and players for the tests.
 BUILD_PACKAGES := libsqlite3-dev pkg-config
 TEST_PACKAGES := ffmpeg gstreamer1.0-tools gstreamer1.0-plugins-base gstreamer1.0-plugins-good \
-	gstreamer1.0-plugins-bad gstreamer1.0-plugins-ugly gstreamer1.0-libav
+	gstreamer1.0-plugins-bad gstreamer1.0-plugins-ugly gstreamer1.0-libav python3-venv
 
 .PHONY: all build run test unit-test e2e-test deps test-deps clean
 

@@ -88,4 +88,19 @@ import Testing
         #expect(segments.count >= 2, "the playlist's own segments are kept")
         #expect(try MediaPlaylist(parsing: try playlistText()).segments.count == 2)
     }
+
+    @Test func budgetSmallerThanThePlaylistShortensThePlaylist() throws {
+        defer { try? FileManager.default.removeItem(atPath: root) }
+        let shared = HLSBudget(limit: 200_000)
+        let packager = packager(playlistLength: 10, grace: 0, budget: shared)
+        packager.sessionStarted(1)
+        packager.tracks(video: .h264(record), audio: nil, session: 1)
+        feed(packager, session: 1, seconds: 30)
+        let playlist = try MediaPlaylist(parsing: try playlistText())
+        let listed = Set(playlist.segments.map(\.uri))
+        #expect(playlist.segments.count < 10 && playlist.segments.count >= 1)
+        #expect(playlist.mediaSequence + playlist.segments.count == 14, "sequence numbers keep counting")
+        #expect(Set(files().filter { $0.hasSuffix(".ts") }) == listed, "every listed segment exists, nothing else")
+        #expect(shared.bytesUsed <= 200_000)
+    }
 }

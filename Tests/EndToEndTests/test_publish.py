@@ -1,9 +1,6 @@
 """Real publishers (ffmpeg, GStreamer) into onair; the HLS output checked with ffmpeg/ffprobe."""
 import subprocess
-import threading
 import time
-
-import m3u8
 
 from conftest import decode_errors, finish, first_packet_times, make_clip, probe_streams, require
 

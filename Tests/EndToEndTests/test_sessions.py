@@ -6,6 +6,8 @@ import time
 
 import m3u8
 
+import rtmp_client
+
 from conftest import decode_errors, finish, make_clip
 
 
@@ -42,16 +44,6 @@ def test_reconnect_inside_the_window_continues_the_playlist_with_a_discontinuity
     assert decode_errors(onair.playlist_path(stream)) == ""
 
 
-def rtmp_handshake(sock):
-    sock.sendall(b"\x03" + bytes(1536))
-    need, got = 1 + 1536 + 1536, b""
-    while len(got) < need:
-        chunk = sock.recv(65536)
-        assert chunk, "server closed during the handshake"
-        got += chunk
-    sock.sendall(got[1:1537])  # C2 echoes S1
-
-
 def wait_closed(sock, timeout=10):
     sock.settimeout(timeout)
     try:
@@ -82,12 +74,12 @@ def test_garbage_ends_that_connection_only(onair):
         assert wait_closed(s), "a non-RTMP connection was kept open"
     # 2. A valid handshake, then a chunk announcing a 16 MiB message (over the 8 MiB limit).
     with socket.create_connection(("127.0.0.1", onair.rtmp_port)) as s:
-        rtmp_handshake(s)
+        rtmp_client.handshake(s)
         s.sendall(bytes([0x03]) + b"\x00\x00\x00" + (0xFFFFFF).to_bytes(3, "big") + b"\x14" + struct.pack("<I", 0))
         assert wait_closed(s), "an oversized message did not end the connection"
     # 3. A valid handshake, then random bytes.
     with socket.create_connection(("127.0.0.1", onair.rtmp_port)) as s:
-        rtmp_handshake(s)
+        rtmp_client.handshake(s)
         try:
             s.sendall(os.urandom(64 * 1024))
         except (ConnectionResetError, BrokenPipeError):
@@ -100,3 +92,23 @@ def test_garbage_ends_that_connection_only(onair):
     assert len(playlist.segments) > before
     assert "#EXT-X-DISCONTINUITY" not in path.read_text()
     assert decode_errors(path) == ""
+
+
+def test_busy_key_is_refused_but_a_silent_session_is_taken_over(onair):
+    clip = make_clip("av", 6)
+    stream = onair.create_stream(reconnect_window=1)
+    # A publisher whose TCP connection stays open but that sends nothing (a half-open encoder).
+    stale = rtmp_client.publish(onair.rtmp_port, stream["stream_key"])
+    # While it has just spoken, a second publisher is refused and closed quickly.
+    started = time.monotonic()
+    code, err = finish(onair.publish(clip, stream), timeout=30)
+    assert code != 0, "a second publisher was accepted on a busy key"
+    assert time.monotonic() - started < 5
+    # Once it has been silent for rtmp.takeover_after (5 s), a new publisher takes over.
+    time.sleep(5.5)
+    code, err = finish(onair.publish(clip, stream))
+    assert code == 0, f"the encoder was locked out by a silent session: {err}"
+    assert wait_closed(stale), "the silent session was not disconnected"
+    playlist = onair.wait_for_endlist(stream)
+    assert abs(sum(s.duration for s in playlist.segments) - 6) <= 0.3
+    assert decode_errors(onair.playlist_path(stream)) == ""

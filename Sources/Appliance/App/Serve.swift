@@ -88,7 +88,7 @@ struct Appliance: Sendable {
         let hub = StreamHub(directory: store, outputs: packagers, takeoverAfter: config.rtmp.takeoverAfter, logger: logger)
         let rtmp = try await RTMPServer.start(config: config.rtmp, hub: hub, group: MultiThreadedEventLoopGroup.singleton, logger: logger)
         logger.notice("onair ready", metadata: [
-            "rtmp": "\(rtmp.localAddress.map { "\($0)" } ?? "?")",
+            "rtmp": "\(rtmp.localAddress?.endpoint ?? "?")",
             "hls": "\(config.hls.directory)",
             "database": "\(config.storage.database)",
         ])

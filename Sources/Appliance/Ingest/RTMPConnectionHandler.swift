@@ -31,7 +31,7 @@ final class RTMPConnectionHandler: ChannelInboundHandler {
 
     func channelActive(context: ChannelHandlerContext) {
         publisher = PublisherHandle(channel: context.channel)
-        logger[metadataKey: "remote"] = "\(context.remoteAddress.map { "\($0)" } ?? "?")"
+        logger[metadataKey: "remote"] = "\(context.remoteAddress?.endpoint ?? "?")"
         let bound = NIOLoopBound((self, context), eventLoop: context.eventLoop)
         timers.append(context.eventLoop.scheduleTask(in: handshakeTimeout) {
             let (handler, context) = bound.value

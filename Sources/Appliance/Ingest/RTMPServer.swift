@@ -75,3 +75,11 @@ final class ConnectionCounter: Sendable {
 
     var count: Int { open.load(ordering: .relaxed) }
 }
+
+extension SocketAddress {
+    /// `host:port` (`[v6]:port`) for logs.
+    var endpoint: String {
+        guard let ip = ipAddress, let port else { return "\(self)" }
+        return ip.contains(":") ? "[\(ip)]:\(port)" : "\(ip):\(port)"
+    }
+}

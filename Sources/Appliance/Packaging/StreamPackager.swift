@@ -170,11 +170,14 @@ final class StreamPackager: StreamOutput {
     }
 
     /// Keeps the stream and the whole appliance inside their byte budgets by dropping the oldest
-    /// segments that left the playlist.
+    /// segments: first those that already left the playlist, then the playlist's oldest.
     private func makeRoom(for size: Int64, _ state: inout State) {
         var dropped = 0
-        while state.graceCount > 0,
-              state.streamBytes + size > settings.maxBytesPerStream || !budget.fits(size) {
+        while !state.onDisk.isEmpty, state.streamBytes + size > settings.maxBytesPerStream || !budget.fits(size) {
+            if state.graceCount == 0 {
+                guard state.window.removeOldest() != nil else { break }
+                state.graceCount += 1
+            }
             removeOldest(&state)
             dropped += 1
         }

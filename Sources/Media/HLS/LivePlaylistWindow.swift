@@ -52,6 +52,16 @@ public struct LivePlaylistWindow: Sendable {
         return evicted
     }
 
+    /// Takes the oldest segment out of the window early (a byte budget ran out), keeping the
+    /// media and discontinuity sequences right; nil when the window is empty.
+    public mutating func removeOldest() -> PlaylistSegment? {
+        guard !state.segments.isEmpty else { return nil }
+        let oldest = state.segments.removeFirst()
+        state.mediaSequence += 1
+        if oldest.discontinuity { state.discontinuitySequence += 1 }
+        return oldest
+    }
+
     /// Ends the stream: the playlist gets EXT-X-ENDLIST.
     public mutating func end() {
         state.endList = true

@@ -142,7 +142,10 @@ public struct RTMPChunkDecoder: Sendable {
             stream.partial = nil
         } else {
             var partial = stream.partial ?? ByteBuffer()
-            stream.partial = nil  // keep the buffer uniquely referenced while appending
+            // Keep the buffer uniquely referenced while appending (the dictionary holds the old
+            // copy of `stream`): otherwise every chunk would copy the whole message so far.
+            stream.partial = nil
+            streams[chunkStreamID]?.partial = nil
             var data = data
             partial.writeBuffer(&data)
             if partial.readableBytes == stream.length {

@@ -45,7 +45,13 @@ public struct RTMPServerSession: Sendable {
     /// Consumes `buffer` (any split of the stream), keeping partial input internally.
     public mutating func receive(_ buffer: inout ByteBuffer) throws -> [RTMPSessionAction] {
         bytesReceived &+= UInt64(buffer.readableBytes)
-        input.writeBuffer(&buffer)
+        if input.readableBytes == 0 {
+            // Nothing left over from the last read: adopt the caller's bytes instead of copying them.
+            input = buffer
+            buffer.moveReaderIndex(to: buffer.writerIndex)
+        } else {
+            input.writeBuffer(&buffer)
+        }
         var outbox = RTMPSessionOutbox()
         defer { input.discardReadBytes() }
 

@@ -74,4 +74,17 @@ import Testing
         _ = resumed.append(Self.segment(6, discontinuity: true))
         #expect(resumed.playlist.mediaSequence == 4 && resumed.playlist.discontinuitySequence == 1)
     }
+
+    @Test func removeOldestShortensTheWindowAndKeepsSequencesRight() {
+        var window = LivePlaylistWindow(length: 5, targetDuration: 180_000)
+        _ = window.append(Self.segment(0, discontinuity: true))
+        _ = window.append(Self.segment(1))
+        #expect(window.removeOldest()?.uri == "0.ts")
+        #expect(window.playlist.mediaSequence == 1)
+        #expect(window.playlist.discontinuitySequence == 1)
+        #expect(window.nextSequenceNumber == 2)
+        #expect(window.removeOldest()?.uri == "1.ts")
+        #expect(window.removeOldest() == nil)
+        #expect(window.nextSequenceNumber == 2)
+    }
 }
