@@ -5,10 +5,11 @@ PYTHON ?= python3
 VENV := .venv
 ONAIR := .build/debug/onair
 DEV_CONFIG := etc/onair/onair.dev.yaml
+RUN_CONFIG := .run/onair.dev.yaml
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
 # System packages: build (libsqlite3-dev), real publishers and players for the tests.
-BUILD_PACKAGES := libsqlite3-dev pkg-config
+BUILD_PACKAGES := libsqlite3-dev pkg-config openssl
 TEST_PACKAGES := ffmpeg gstreamer1.0-tools gstreamer1.0-plugins-base gstreamer1.0-plugins-good \
 	gstreamer1.0-plugins-bad gstreamer1.0-plugins-ugly gstreamer1.0-libav python3-venv
 
@@ -33,18 +34,29 @@ test-deps: deps
 build: deps
 	$(SWIFT) build
 
-# Serve the development config: loopback RTMP on 1935, HLS in /dev/shm/onair-dev/hls.
+# Serve the development config (etc/onair/onair.dev.yaml plus a fresh API token, kept in .run/).
 run: build
-	@mkdir -p .run
-	@$(ONAIR) check-config --config $(DEV_CONFIG) >/dev/null
-	@id=$$($(ONAIR) streams list --config $(DEV_CONFIG) --json | $(PYTHON) -c 'import json,sys; s=json.load(sys.stdin); print(s[0]["id"] if s else "")'); \
-	if [ -z "$$id" ]; then id=$$($(ONAIR) streams create --config $(DEV_CONFIG) --json | $(PYTHON) -c 'import json,sys; print(json.load(sys.stdin)["id"])'); fi; \
-	echo; echo "== onair dev server =="; $(ONAIR) streams get $$id --config $(DEV_CONFIG); \
-	key=$$($(ONAIR) streams get $$id --config $(DEV_CONFIG) --json | $(PYTHON) -c 'import json,sys; print(json.load(sys.stdin)["stream_key"])'); \
-	echo; echo "push (OBS: server rtmp://127.0.0.1:1935/app, stream key as above) or:"; \
+	@mkdir -p .run/tls
+	@[ -f .run/tls/dev.crt ] || openssl req -x509 -newkey rsa:2048 -nodes -days 365 -subj /CN=localhost \
+	  -addext subjectAltName=DNS:localhost,IP:127.0.0.1 -keyout .run/tls/dev.key -out .run/tls/dev.crt 2>/dev/null
+	@[ -f $(RUN_CONFIG) ] || { cp $(DEV_CONFIG) $(RUN_CONFIG) && \
+	  printf 'access_tokens:\n  - id: dev\n    secret: %s\n    permissions: [video:write]\n' "$$(openssl rand -hex 24)" >> $(RUN_CONFIG); }
+	@$(ONAIR) check-config --config $(RUN_CONFIG) >/dev/null
+	@id=$$($(ONAIR) streams list --config $(RUN_CONFIG) --json | $(PYTHON) -c 'import json,sys; s=json.load(sys.stdin); print(s[0]["id"] if s else "")'); \
+	if [ -z "$$id" ]; then id=$$($(ONAIR) streams create --config $(RUN_CONFIG) --json | $(PYTHON) -c 'import json,sys; print(json.load(sys.stdin)["id"])'); fi; \
+	json=$$($(ONAIR) streams get $$id --config $(RUN_CONFIG) --json); \
+	key=$$(echo "$$json" | $(PYTHON) -c 'import json,sys; print(json.load(sys.stdin)["stream_key"])'); \
+	pid=$$(echo "$$json" | $(PYTHON) -c 'import json,sys; print(json.load(sys.stdin)["playback_ids"][0]["id"])'); \
+	secret=$$(sed -n 's/^    secret: //p' $(RUN_CONFIG)); \
+	echo; echo "== onair dev server =="; \
+	echo "API (Mux-compatible, self-signed TLS): https://127.0.0.1:8443/video/v1/live-streams"; \
+	echo "  token id: dev   token secret: $$secret"; \
+	echo "  curl -k -u dev:$$secret https://127.0.0.1:8443/video/v1/live-streams"; \
+	echo "live stream $$id"; \
+	echo "push: rtmp://127.0.0.1:1935/app/$$key   (OBS: server rtmp://127.0.0.1:1935/app, stream key $$key)"; \
 	echo "  ffmpeg -re -f lavfi -i testsrc2=size=1280x720:rate=30 -f lavfi -i sine -c:v libx264 -g 60 -c:a aac -f flv rtmp://127.0.0.1:1935/app/$$key"; \
-	echo "play:"; echo "  ffplay /dev/shm/onair-dev/hls/$$id/index.m3u8"; echo
-	exec $(ONAIR) serve --config $(DEV_CONFIG)
+	echo "play: https://127.0.0.1:8443/$$pid.m3u8   (ffplay -tls_verify 0 ..., or /dev/shm/onair-dev/hls/$$id/index.m3u8)"; echo
+	exec $(ONAIR) serve --config $(RUN_CONFIG)
 
 unit-test: deps
 	$(SWIFT) build --build-tests

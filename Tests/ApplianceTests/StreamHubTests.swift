@@ -18,9 +18,9 @@ final class RecordingOutput: StreamOutput {
 
 final class RecordingOutputs: StreamOutputFactory {
     let made = Mutex<[String: RecordingOutput]>([:])
-    func makeOutput(liveStreamID: String) -> any StreamOutput {
+    func makeOutput(for stream: LiveStream) -> any StreamOutput {
         let output = RecordingOutput()
-        made.withLock { $0[liveStreamID] = output }
+        made.withLock { $0[stream.id] = output }
         return output
     }
     func output(_ id: String) -> RecordingOutput? { made.withLock { $0[id] } }

@@ -3,8 +3,10 @@
 Every test here needs ffmpeg/ffprobe (and GStreamer for one); they fail, never skip, when missing.
 Each process is bounded in time and stopped by the fixture.
 """
+import hashlib
 import json
 import os
+import secrets
 import shutil
 import signal
 import socket
@@ -56,14 +58,33 @@ def make_clip(name, seconds, *, video=True, audio=True, size="1280x720", bframes
     return path
 
 
+def tls_certificate():
+    """A self-signed certificate for 127.0.0.1/localhost, made once per run (openssl)."""
+    require("openssl")
+    CLIP_DIR.mkdir(parents=True, exist_ok=True)
+    cert, key = CLIP_DIR / "e2e-cert.pem", CLIP_DIR / "e2e-key.pem"
+    if not cert.exists():
+        subprocess.run(["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-keyout", str(key), "-out", str(cert),
+                        "-days", "30", "-subj", "/CN=127.0.0.1", "-addext", "subjectAltName=IP:127.0.0.1,DNS:localhost"],
+                       check=True, capture_output=True, timeout=60)
+    return cert, key
+
+
 class Onair:
     """A running `onair serve` with its own config, database and HLS directory."""
 
     def __init__(self, root: Path, **hls):
         self.root = root
         self.rtmp_port = free_port()
+        self.https_port = free_port()
+        self.http_port = free_port()
         self.hls_dir = root / "hls"
         self.config = root / "onair.yaml"
+        self.certificate, self.key = tls_certificate()
+        # Credentials unique to this server: one token that may write, one that may only read.
+        self.write_token = ("e2e-write", secrets.token_urlsafe(24))
+        self.read_token = ("e2e-read", secrets.token_urlsafe(24))
+        read_hash = hashlib.sha256(self.read_token[1].encode()).hexdigest()
         hls_settings = {"segment_duration": 2, "playlist_length": 40, "delete_grace_segments": 6}
         hls_settings.update(hls)
         lines = [
@@ -72,7 +93,18 @@ class Onair:
             "  handshake_timeout: 5",
             "  idle_timeout: 10",
             "http:",
-            f'  listen: "127.0.0.1:{free_port()}"',
+            f'  listen: "127.0.0.1:{self.https_port}"',
+            f'  plain_listen: "127.0.0.1:{self.http_port}"',
+            "  tls:",
+            f"    certificate: {self.certificate}",
+            f"    key: {self.key}",
+            "access_tokens:",
+            f"  - id: {self.write_token[0]}",
+            f"    secret: {self.write_token[1]}",
+            "    permissions: [video:write]",
+            f"  - id: {self.read_token[0]}",
+            f"    secret_sha256: {read_hash}",
+            "    permissions: [video:read]",
             "hls:",
             f"  directory: {self.hls_dir}",
         ] + [f"  {k}: {v}" for k, v in hls_settings.items()] + [
@@ -88,14 +120,26 @@ class Onair:
         self.process = subprocess.Popen([ONAIR, "serve", "--config", str(self.config), "--log-level", "debug"],
                                         stdout=self.log, stderr=subprocess.STDOUT)
         deadline = time.monotonic() + 20
-        while time.monotonic() < deadline:
+        waiting = [self.rtmp_port, self.https_port, self.http_port]
+        while waiting and time.monotonic() < deadline:
             assert self.process.poll() is None, f"onair exited early:\n{self.log_text()}"
             try:
-                with socket.create_connection(("127.0.0.1", self.rtmp_port), timeout=0.2):
-                    return self
+                with socket.create_connection(("127.0.0.1", waiting[0]), timeout=0.2):
+                    waiting.pop(0)
             except OSError:
                 time.sleep(0.05)
-        raise AssertionError(f"onair did not listen on {self.rtmp_port}:\n{self.log_text()}")
+        assert not waiting, f"onair did not listen on {waiting}:\n{self.log_text()}"
+        return self
+
+    @property
+    def base_url(self):
+        """HTTPS base of the API and playback."""
+        return f"https://127.0.0.1:{self.https_port}"
+
+    @property
+    def plain_url(self):
+        """Plain-HTTP base (playback only)."""
+        return f"http://127.0.0.1:{self.http_port}"
 
     def stop(self):
         if self.process and self.process.poll() is None:

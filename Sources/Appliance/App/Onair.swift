@@ -38,7 +38,13 @@ struct CheckConfig: ParsableCommand {
     @OptionGroup var options: ConfigOption
 
     func run() throws {
-        _ = try options.load()
+        let config = try options.load()
+        do {
+            _ = try HTTPServers.tlsConfiguration(config.http)
+        } catch {
+            FileHandle.standardError.write(Data("onair: \(options.config): \(error)\n".utf8))
+            throw ExitCode(78)
+        }
         print("\(options.config): OK")
     }
 }

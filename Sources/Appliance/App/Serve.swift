@@ -1,9 +1,9 @@
 import ArgumentParser
-import Dispatch
 import Foundation
 import Logging
 import NIOCore
 import NIOPosix
+import ServiceLifecycle
 
 /// `onair serve`: the composition root. Builds store, hub, packager and listeners, runs until
 /// SIGTERM/SIGINT, then stops gracefully (stop accepting, end playlists, close publishers).
@@ -24,55 +24,35 @@ struct Serve: AsyncParsableCommand {
         let appliance: Appliance
         do {
             appliance = try await Appliance.start(config: config, logger: logger)
+        } catch let error as ConfigError {
+            logger.critical("cannot start: configuration", metadata: ["error": "\(error)"])
+            throw ExitCode(78)
         } catch {
             logger.critical("cannot start", metadata: ["error": "\(error)"])
             throw ExitCode(1)
         }
-        await Self.waitForTermination()
-        logger.notice("stopping")
-        await appliance.stop()
+        let group = ServiceGroup(configuration: .init(
+            services: [.init(service: appliance)] + appliance.httpServers.map { .init(service: $0) },
+            gracefulShutdownSignals: [.sigterm, .sigint],
+            logger: logger))
+        do {
+            try await group.run()
+        } catch {
+            logger.critical("stopped on error", metadata: ["error": "\(error)"])
+            await appliance.stop()
+            throw ExitCode(1)
+        }
         logger.notice("stopped")
     }
-
-    /// Suspends until SIGTERM or SIGINT.
-    static func waitForTermination() async {
-        await withCheckedContinuation { (continuation: CheckedContinuation<Void, Never>) in
-            let once = SignalOnce(continuation)
-            for signalNumber in [SIGTERM, SIGINT] {
-                signal(signalNumber, SIG_IGN)
-                let source = DispatchSource.makeSignalSource(signal: signalNumber, queue: .main)
-                source.setEventHandler { once.fire() }
-                source.resume()
-                once.keep(source)
-            }
-        }
-    }
 }
 
-/// Resumes a continuation once, from whichever signal comes first.
-private final class SignalOnce: @unchecked Sendable {
-    private let lock = NSLock()
-    private var continuation: CheckedContinuation<Void, Never>?
-    private var sources: [any DispatchSourceSignal] = []
-
-    init(_ continuation: CheckedContinuation<Void, Never>) { self.continuation = continuation }
-
-    func keep(_ source: any DispatchSourceSignal) { lock.withLock { sources.append(source) } }
-
-    func fire() {
-        let pending = lock.withLock { () -> CheckedContinuation<Void, Never>? in
-            defer { continuation = nil }
-            return continuation
-        }
-        pending?.resume()
-    }
-}
-
-/// The running appliance: what `serve` builds and what tests can build the same way.
-struct Appliance: Sendable {
+/// The running appliance: what `serve` builds (the composition root). RTMP is bound when `start`
+/// returns; the HTTP servers bind when the service group runs them.
+struct Appliance: Service {
     let store: LiveStreamStore
     let hub: StreamHub
     let rtmp: RTMPServer
+    let httpServers: [any Service]
     let logger: Logger
 
     static func start(config: Config, logger: Logger) async throws -> Appliance {
@@ -86,13 +66,24 @@ struct Appliance: Sendable {
             budget: budget, logger: logger,
             wallClock: { Int64((Date().timeIntervalSince1970 * 1000).rounded()) })
         let hub = StreamHub(directory: store, outputs: packagers, takeoverAfter: config.rtmp.takeoverAfter, logger: logger)
+        let servers = try HTTPServers.make(config: config.http, store: store, hub: hub, packagers: packagers,
+                                           tokens: AccessTokens(config.accessTokens), logger: logger)
         let rtmp = try await RTMPServer.start(config: config.rtmp, hub: hub, group: MultiThreadedEventLoopGroup.singleton, logger: logger)
         logger.notice("onair ready", metadata: [
             "rtmp": "\(rtmp.localAddress?.endpoint ?? "?")",
+            "https": "\(config.http.listen)",
+            "http": "\(config.http.plainListen.map { "\($0)" } ?? "off")",
             "hls": "\(config.hls.directory)",
             "database": "\(config.storage.database)",
         ])
-        return Appliance(store: store, hub: hub, rtmp: rtmp, logger: logger)
+        return Appliance(store: store, hub: hub, rtmp: rtmp, httpServers: servers, logger: logger)
+    }
+
+    /// Runs until graceful shutdown, then stops ingest: playlists end, publishers are closed.
+    func run() async throws {
+        try? await gracefulShutdown()
+        logger.notice("stopping")
+        await stop()
     }
 
     func stop() async {

@@ -23,11 +23,17 @@ struct Config: Sendable, Equatable {
         var maxConnections = 1000
     }
 
-    /// HTTPS playback and API (served from the next release; the keys are part of the contract).
+    /// HTTPS for playback and the Mux-compatible API; optional plain HTTP for playback only.
     struct HTTP: Sendable, Equatable {
+        /// HTTPS address (API and playback).
         var listen = ListenAddress(host: "0.0.0.0", port: 443)
+        /// PEM certificate chain and private key.
         var tlsCertificate = "/etc/onair/tls/onair.crt"
         var tlsKey = "/etc/onair/tls/onair.key"
+        /// Plain-HTTP address serving playback only (never the API); off when nil.
+        var plainListen: ListenAddress?
+        /// Largest API request body accepted.
+        var maxBodySize = 64 * 1024
     }
 
     /// HLS packaging into tmpfs.

@@ -47,8 +47,10 @@ enum ConfigLoader {
             config.rtmp.maxConnections = try rtmp.int("max_connections", 1...1_000_000) ?? config.rtmp.maxConnections
         }
         if let http = try top.section("http") {
-            try http.only(["listen", "tls"])
+            try http.only(["listen", "tls", "plain_listen", "max_body_size"])
             config.http.listen = try http.address("listen") ?? config.http.listen
+            config.http.plainListen = try http.address("plain_listen")
+            config.http.maxBodySize = try http.int("max_body_size", 1024...(16 * 1024 * 1024)) ?? config.http.maxBodySize
             if let tls = try http.section("tls") {
                 try tls.only(["certificate", "key"])
                 config.http.tlsCertificate = try tls.string("certificate") ?? config.http.tlsCertificate

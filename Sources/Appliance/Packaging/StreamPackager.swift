@@ -1,3 +1,4 @@
+import Foundation
 import Logging
 import Media
 import NIOCore
@@ -21,6 +22,7 @@ final class StreamPackager: StreamOutput {
     private struct OnDisk {
         var uri: String
         var bytes: Int64
+        var duration: Int64
     }
 
     private struct State {
@@ -33,6 +35,9 @@ final class StreamPackager: StreamOutput {
         var discontinuityPending = false
         var anchor: (wallMilliseconds: Int64, dts: Int64)?
         var ended = false
+        var video: MediaTrack?
+        var audio: MediaTrack?
+        var frameRate = FrameRateMeter()
     }
 
     let liveStreamID: String
@@ -43,11 +48,13 @@ final class StreamPackager: StreamOutput {
     private let wallClock: @Sendable () -> Int64
     private let logger: Logger
     private let state: Mutex<State>
+    private let onEnd: @Sendable (String) -> Void
 
     /// Prepares the directory: leftovers of an earlier broadcast are removed.
     init(liveStreamID: String, directory: String, settings: PackagerSettings, budget: HLSBudget,
-         wallClock: @escaping @Sendable () -> Int64, logger: Logger) {
+         wallClock: @escaping @Sendable () -> Int64, logger: Logger, onEnd: @escaping @Sendable (String) -> Void = { _ in }) {
         self.liveStreamID = liveStreamID
+        self.onEnd = onEnd
         self.files = SegmentFiles(directory: directory)
         self.settings = settings
         self.budget = budget
@@ -84,7 +91,9 @@ final class StreamPackager: StreamOutput {
 
     func tracks(video: MediaTrack?, audio: MediaTrack?, session: Int) {
         state.withLock { state in
-            guard state.session == session, var segmenter = state.segmenter else { return }
+            guard state.session == session, !state.ended, var segmenter = state.segmenter else { return }
+            state.video = video
+            state.audio = audio
             let closed = segmenter.setTracks(video: video, audio: audio)
             state.segmenter = segmenter
             for segment in closed { publish(segment, &state) }
@@ -93,8 +102,9 @@ final class StreamPackager: StreamOutput {
 
     func append(_ sample: MediaSample, session: Int) {
         state.withLock { state in
-            guard state.session == session, var segmenter = state.segmenter else { return }
+            guard state.session == session, !state.ended, var segmenter = state.segmenter else { return }
             if state.anchor == nil { state.anchor = (wallClock(), sample.dts) }
+            if sample.kind == .video { state.frameRate.add(dts: sample.dts) }
             do {
                 let closed = try segmenter.append(sample)
                 state.segmenter = segmenter
@@ -116,7 +126,9 @@ final class StreamPackager: StreamOutput {
     }
 
     func broadcastEnded() {
+        onEnd(liveStreamID)
         state.withLock { state in
+            guard !state.ended else { return }
             if var segmenter = state.segmenter, let last = segmenter.finish() { publish(last, &state) }
             state.segmenter = nil
             state.ended = true
@@ -127,6 +139,28 @@ final class StreamPackager: StreamOutput {
 
     /// The playlist as last written (for tests and the playback side).
     var playlist: MediaPlaylist { state.withLock { $0.window.playlist } }
+
+    /// What a multivariant playlist says about this stream; nil before the first segment.
+    var variant: Variant? {
+        state.withLock { state in
+            let listed = state.onDisk.suffix(state.window.playlist.segments.count)
+            guard !listed.isEmpty, state.video != nil || state.audio != nil else { return nil }
+            let rates = listed.map { Double($0.bytes * 8) / max(MediaTime.seconds(ticks: $0.duration), 0.001) }
+            let totalSeconds = listed.reduce(0.0) { $0 + MediaTime.seconds(ticks: $1.duration) }
+            let totalBits = Double(listed.reduce(Int64(0)) { $0 + $1.bytes } * 8)
+            var variant = Variant(codecs: [state.video, state.audio].compactMap { $0?.codecString }.joined(separator: ","),
+                                  bandwidth: Int((rates.max() ?? 0).rounded(.up)),
+                                  averageBandwidth: Int((totalBits / max(totalSeconds, 0.001)).rounded(.up)))
+            if case .h264(let record) = state.video,
+               let sps = record.sequenceParameterSets.first.flatMap({ try? SequenceParameterSet(parsing: $0) }) {
+                variant.resolution = (sps.width, sps.height)
+                variant.frameRate = sps.frameRate ?? state.frameRate.rate
+            } else if state.video != nil {
+                variant.frameRate = state.frameRate.rate
+            }
+            return variant
+        }
+    }
 
     // MARK: Publishing a segment
 
@@ -142,7 +176,7 @@ final class StreamPackager: StreamOutput {
             state.discontinuityPending = true
             return
         }
-        state.onDisk.append(OnDisk(uri: uri, bytes: size))
+        state.onDisk.append(OnDisk(uri: uri, bytes: size, duration: segment.duration))
         state.streamBytes += size
         budget.add(size)
 
@@ -217,16 +251,71 @@ final class StreamPackager: StreamOutput {
     }
 }
 
-/// Makes a ``StreamPackager`` per broadcast under `hls.directory`.
-struct PackagerFactory: StreamOutputFactory {
-    var root: String
-    var settings: PackagerSettings
-    var budget: HLSBudget
-    var logger: Logger
-    var wallClock: @Sendable () -> Int64
+/// Makes a ``StreamPackager`` per broadcast under `hls.directory` and keeps the live ones findable
+/// for playback. Reduced and low latency streams get 1 s segments (until Low-Latency HLS exists).
+final class PackagerFactory: StreamOutputFactory {
+    let root: String
+    let settings: PackagerSettings
+    let budget: HLSBudget
+    let logger: Logger
+    let wallClock: @Sendable () -> Int64
+    private let live = Mutex<[String: StreamPackager]>([:])
 
-    func makeOutput(liveStreamID: String) -> any StreamOutput {
-        StreamPackager(liveStreamID: liveStreamID, directory: root + "/" + liveStreamID, settings: settings,
-                       budget: budget, wallClock: wallClock, logger: logger)
+    init(root: String, settings: PackagerSettings, budget: HLSBudget, logger: Logger, wallClock: @escaping @Sendable () -> Int64) {
+        self.root = root
+        self.settings = settings
+        self.budget = budget
+        self.logger = logger
+        self.wallClock = wallClock
+    }
+
+    func makeOutput(for stream: LiveStream) -> any StreamOutput {
+        var settings = settings
+        if stream.latencyMode != .standard { settings.segmentDuration = min(settings.segmentDuration, 1) }
+        let packager = StreamPackager(liveStreamID: stream.id, directory: directory(of: stream.id), settings: settings,
+                                      budget: budget, wallClock: wallClock, logger: logger) { [weak self] id in
+            self?.live.withLock { _ = $0.removeValue(forKey: id) }
+        }
+        live.withLock { $0[stream.id] = packager }
+        return packager
+    }
+
+    /// The packager of a broadcast in progress.
+    func packager(liveStreamID: String) -> StreamPackager? { live.withLock { $0[liveStreamID] } }
+
+    /// Where a stream's playlist and segments are.
+    func directory(of liveStreamID: String) -> String { root + "/" + liveStreamID }
+
+    /// Removes a deleted stream's files.
+    func removeFiles(of liveStreamID: String) {
+        try? FileManager.default.removeItem(atPath: directory(of: liveStreamID))
+    }
+}
+
+/// A variant's attributes for EXT-X-STREAM-INF.
+struct Variant: Sendable {
+    var codecs: String
+    var bandwidth: Int
+    var averageBandwidth: Int
+    var resolution: (width: Int, height: Int)?
+    var frameRate: Double?
+}
+
+/// Frame rate measured from video decode timestamps, for streams whose SPS has no timing info.
+struct FrameRateMeter: Sendable {
+    private var first: Int64?
+    private var last: Int64 = 0
+    private var frames = 0
+
+    mutating func add(dts: Int64) {
+        if first == nil || dts < last { first = dts; frames = 0 }
+        frames += 1
+        last = dts
+    }
+
+    /// Frames per second, once two frames were seen.
+    var rate: Double? {
+        guard let first, frames > 1, last > first else { return nil }
+        return Double(frames - 1) / MediaTime.seconds(ticks: last - first)
     }
 }

@@ -1,3 +1,5 @@
+import Foundation
+
 /// A live stream as Mux describes it (https://docs.mux.com/api-reference#video/tag/live-streams):
 /// the domain object shared by the CLI, the API and ingest. Encodes to Mux's wire JSON.
 struct LiveStream: Sendable, Equatable {
@@ -27,6 +29,12 @@ struct LiveStream: Sendable, Equatable {
     var playbackIDs: [PlaybackID]
     /// Set while a publisher is connected: "rtmp".
     var activeIngestProtocol: String?
+    /// Settings for recorded assets, kept and echoed back as the client gave them (JSON object text).
+    var newAssetSettings: String?
+    var useSlateForStandardLatency = false
+    var reconnectSlateURL: String?
+    /// `meta.title`.
+    var title: String?
 
     /// Defaults Mux applies when a create request leaves a field out.
     static let defaultReconnectWindow = 60.0
@@ -48,8 +56,10 @@ extension LiveStream: Encodable {
     private enum Key: String, CodingKey {
         case id, stream_key, status, created_at, reconnect_window, max_continuous_duration, latency_mode,
              passthrough, audio_only, test, playback_ids, recent_asset_ids, active_ingest_protocol,
-             use_slate_for_standard_latency, reduced_latency, low_latency, srt_passphrase
+             use_slate_for_standard_latency, reduced_latency, low_latency, new_asset_settings, reconnect_slate_url, meta
     }
+
+    private enum MetaKey: String, CodingKey { case title }
 
     /// Mux's LiveStream JSON: created_at as a string of Unix seconds, snake_case names.
     func encode(to encoder: any Encoder) throws {
@@ -72,7 +82,15 @@ extension LiveStream: Encodable {
         if test { try c.encode(true, forKey: .test) }
         try c.encode(playbackIDs, forKey: .playback_ids)
         try c.encode([String](), forKey: .recent_asset_ids)
-        try c.encode(false, forKey: .use_slate_for_standard_latency)
+        try c.encode(useSlateForStandardLatency, forKey: .use_slate_for_standard_latency)
+        try c.encodeIfPresent(reconnectSlateURL, forKey: .reconnect_slate_url)
+        if let settings = newAssetSettings, let value = try? JSONDecoder().decode(JSONValue.self, from: Data(settings.utf8)) {
+            try c.encode(value, forKey: .new_asset_settings)
+        }
+        if let title {
+            var meta = c.nestedContainer(keyedBy: MetaKey.self, forKey: .meta)
+            try meta.encode(title, forKey: .title)
+        }
         if status == .active { try c.encodeIfPresent(activeIngestProtocol, forKey: .active_ingest_protocol) }
     }
 }

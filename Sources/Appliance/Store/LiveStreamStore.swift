@@ -10,6 +10,22 @@ struct NewLiveStream: Sendable {
     var audioOnly = false
     var test = false
     var playbackPolicies: [PlaybackID.Policy] = [.public]
+    var newAssetSettings: String?
+    var useSlateForStandardLatency = false
+    var reconnectSlateURL: String?
+    var title: String?
+}
+
+/// A PATCH: nil leaves a field as it is; an empty passthrough/slate URL clears it.
+struct LiveStreamUpdate: Sendable {
+    var passthrough: String?
+    var latencyMode: LiveStream.LatencyMode?
+    var reconnectWindow: Double?
+    var maxContinuousDuration: Int?
+    var useSlateForStandardLatency: Bool?
+    var reconnectSlateURL: String?
+    var title: String?
+    var newAssetSettings: String?
 }
 
 /// Errors of the store.
@@ -72,6 +88,14 @@ final class LiveStreamStore: Sendable {
                 t.column("sequence", .integer).notNull()
             }
         }
+        migrator.registerMigration("v2: asset settings, slate and meta") { db in
+            try db.alter(table: "live_stream") { t in
+                t.add(column: "new_asset_settings", .text)
+                t.add(column: "use_slate_for_standard_latency", .boolean).notNull().defaults(to: false)
+                t.add(column: "reconnect_slate_url", .text)
+                t.add(column: "meta_title", .text)
+            }
+        }
         return migrator
     }
 
@@ -110,20 +134,20 @@ final class LiveStreamStore: Sendable {
             maxContinuousDuration: new.maxContinuousDuration, latencyMode: new.latencyMode,
             passthrough: new.passthrough, audioOnly: new.audioOnly, test: new.test,
             playbackIDs: new.playbackPolicies.map { PlaybackID(id: Identifier.opaque(), policy: $0) },
-            activeIngestProtocol: nil)
+            activeIngestProtocol: nil, newAssetSettings: new.newAssetSettings,
+            useSlateForStandardLatency: new.useSlateForStandardLatency, reconnectSlateURL: new.reconnectSlateURL, title: new.title)
         try database.write { db in
             let sequence = try Int.fetchOne(db, sql: "SELECT COALESCE(MAX(sequence), 0) + 1 FROM live_stream") ?? 1
             try db.execute(sql: """
                 INSERT INTO live_stream (id, stream_key, status, created_at, reconnect_window, max_continuous_duration,
-                                         latency_mode, passthrough, audio_only, test, sequence)
-                VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+                                         latency_mode, passthrough, audio_only, test, sequence, new_asset_settings,
+                                         use_slate_for_standard_latency, reconnect_slate_url, meta_title)
+                VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
                 """, arguments: [stream.id, stream.streamKey, stream.status.rawValue, stream.createdAt, stream.reconnectWindow,
                                  stream.maxContinuousDuration, stream.latencyMode.rawValue, stream.passthrough,
-                                 stream.audioOnly, stream.test, sequence])
-            for (index, playback) in stream.playbackIDs.enumerated() {
-                try db.execute(sql: "INSERT INTO playback_id (id, live_stream_id, policy, sequence) VALUES (?, ?, ?, ?)",
-                               arguments: [playback.id, stream.id, playback.policy.rawValue, index])
-            }
+                                 stream.audioOnly, stream.test, sequence, stream.newAssetSettings,
+                                 stream.useSlateForStandardLatency, stream.reconnectSlateURL, stream.title])
+            for playback in stream.playbackIDs { try Self.insert(playback, liveStreamID: stream.id, db) }
         }
         return stream
     }
@@ -154,6 +178,79 @@ final class LiveStreamStore: Sendable {
         }
     }
 
+    /// Applies a PATCH; nil when the stream does not exist.
+    func update(id: String, _ update: LiveStreamUpdate) throws -> LiveStream? {
+        try database.write { db in
+            var assignments: [String] = []
+            var arguments: [(any DatabaseValueConvertible)?] = []
+            func set(_ column: String, _ value: (any DatabaseValueConvertible)?) {
+                assignments.append("\(column) = ?")
+                arguments.append(value)
+            }
+            if let value = update.passthrough { set("passthrough", value.isEmpty ? nil : value) }
+            if let value = update.latencyMode { set("latency_mode", value.rawValue) }
+            if let value = update.reconnectWindow { set("reconnect_window", value) }
+            if let value = update.maxContinuousDuration { set("max_continuous_duration", value) }
+            if let value = update.useSlateForStandardLatency { set("use_slate_for_standard_latency", value) }
+            if let value = update.reconnectSlateURL { set("reconnect_slate_url", value.isEmpty ? nil : value) }
+            if let value = update.title { set("meta_title", value) }
+            if let value = update.newAssetSettings { set("new_asset_settings", value) }
+            if !assignments.isEmpty {
+                arguments.append(id)
+                try db.execute(sql: "UPDATE live_stream SET \(assignments.joined(separator: ", ")) WHERE id = ?",
+                               arguments: StatementArguments(arguments))
+            }
+            return try Self.fetch(db, where: "id = ?", [id]).first
+        }
+    }
+
+    /// Disables (refuse publishing) or enables a stream; false when it does not exist.
+    func setDisabled(id: String, _ disabled: Bool) throws -> Bool {
+        try database.write { db in
+            if disabled {
+                try db.execute(sql: "UPDATE live_stream SET status = 'disabled', active_ingest_protocol = NULL WHERE id = ?", arguments: [id])
+            } else {
+                try db.execute(sql: "UPDATE live_stream SET status = 'idle' WHERE id = ? AND status = 'disabled'", arguments: [id])
+                if db.changesCount == 0 { return try Int.fetchOne(db, sql: "SELECT 1 FROM live_stream WHERE id = ?", arguments: [id]) != nil }
+            }
+            return db.changesCount > 0
+        }
+    }
+
+    /// Adds a playback ID to a stream; nil when the stream does not exist.
+    func addPlaybackID(liveStreamID: String, policy: PlaybackID.Policy) throws -> PlaybackID? {
+        try database.write { db in
+            guard try Int.fetchOne(db, sql: "SELECT 1 FROM live_stream WHERE id = ?", arguments: [liveStreamID]) != nil else { return nil }
+            let playback = PlaybackID(id: Identifier.opaque(), policy: policy)
+            try Self.insert(playback, liveStreamID: liveStreamID, db)
+            return playback
+        }
+    }
+
+    /// Removes a playback ID of a stream; false when there was none.
+    func deletePlaybackID(liveStreamID: String, id: String) throws -> Bool {
+        try database.write { db in
+            try db.execute(sql: "DELETE FROM playback_id WHERE id = ? AND live_stream_id = ?", arguments: [id, liveStreamID])
+            return db.changesCount > 0
+        }
+    }
+
+    /// The playback ID `id` with the live stream it belongs to.
+    func playbackID(_ id: String) throws -> (playbackID: PlaybackID, liveStreamID: String)? {
+        try database.read { db in
+            try Row.fetchOne(db, sql: "SELECT id, policy, live_stream_id FROM playback_id WHERE id = ?", arguments: [id]).map { row in
+                (PlaybackID(id: row["id"], policy: PlaybackID.Policy(rawValue: row["policy"]) ?? .signed), row["live_stream_id"])
+            }
+        }
+    }
+
+    private static func insert(_ playback: PlaybackID, liveStreamID: String, _ db: Database) throws {
+        let sequence = try Int.fetchOne(db, sql: "SELECT COALESCE(MAX(sequence), -1) + 1 FROM playback_id WHERE live_stream_id = ?",
+                                        arguments: [liveStreamID]) ?? 0
+        try db.execute(sql: "INSERT INTO playback_id (id, live_stream_id, policy, sequence) VALUES (?, ?, ?, ?)",
+                       arguments: [playback.id, liveStreamID, playback.policy.rawValue, sequence])
+    }
+
     /// At start-up no publisher is connected: every active stream becomes idle.
     func resetActiveStreams() throws {
         try database.write { db in
@@ -172,7 +269,7 @@ final class LiveStreamStore: Sendable {
             let id: String = row["id"]
             let playbackIDs = try Row.fetchAll(db, sql: "SELECT id, policy FROM playback_id WHERE live_stream_id = ? ORDER BY sequence",
                                                arguments: [id]).map { playback in
-                PlaybackID(id: playback["id"], policy: PlaybackID.Policy(rawValue: playback["policy"]) ?? .public)
+                PlaybackID(id: playback["id"], policy: PlaybackID.Policy(rawValue: playback["policy"]) ?? .signed)
             }
             return LiveStream(
                 id: id, streamKey: row["stream_key"],
@@ -181,7 +278,9 @@ final class LiveStreamStore: Sendable {
                 maxContinuousDuration: row["max_continuous_duration"],
                 latencyMode: LiveStream.LatencyMode(rawValue: row["latency_mode"]) ?? .standard,
                 passthrough: row["passthrough"], audioOnly: row["audio_only"], test: row["test"],
-                playbackIDs: playbackIDs, activeIngestProtocol: row["active_ingest_protocol"])
+                playbackIDs: playbackIDs, activeIngestProtocol: row["active_ingest_protocol"],
+                newAssetSettings: row["new_asset_settings"], useSlateForStandardLatency: row["use_slate_for_standard_latency"],
+                reconnectSlateURL: row["reconnect_slate_url"], title: row["meta_title"])
         }
     }
 }

@@ -90,7 +90,7 @@ actor StreamHub {
             return .accepted(PublishGrant(liveStreamID: stream.id, session: session, output: broadcast.output,
                                           maxContinuousDuration: stream.maxContinuousDuration))
         }
-        let output = outputs.makeOutput(liveStreamID: stream.id)
+        let output = outputs.makeOutput(for: stream)
         broadcasts[stream.id] = Broadcast(output: output, publisher: publisher, session: session,
                                           reconnectWindow: stream.reconnectWindow)
         output.sessionStarted(session)
@@ -129,6 +129,41 @@ actor StreamHub {
         broadcast.output.broadcastEnded()
         if broadcast.active { updateStatus(liveStreamID, .idle) }
         logger.info("broadcast ended", metadata: ["live_stream_id": "\(liveStreamID)"])
+    }
+
+    /// Ends a broadcast now and disconnects its publisher at once (delete, disable).
+    func stop(liveStreamID: String, reason: String) {
+        guard let broadcast = broadcasts.removeValue(forKey: liveStreamID) else { return }
+        broadcast.ending?.cancel()
+        if let publisher = broadcast.publisher {
+            broadcast.output.sessionEnded(broadcast.session)
+            publisher.disconnect(reason: reason)
+        }
+        broadcast.output.broadcastEnded()
+        logger.info("broadcast stopped", metadata: ["live_stream_id": "\(liveStreamID)", "reason": "\(reason)"])
+    }
+
+    /// Disconnects the publisher (its stream key was reset); the broadcast waits for a reconnect.
+    func disconnectPublisher(liveStreamID: String, reason: String) {
+        guard let publisher = broadcasts[liveStreamID]?.publisher else { return }
+        logger.info("publisher disconnected", metadata: ["live_stream_id": "\(liveStreamID)", "reason": "\(reason)"])
+        publisher.disconnect(reason: reason)
+    }
+
+    /// Mux "complete": the playlist ends now (EXT-X-ENDLIST); the encoder is dropped after
+    /// `dropAfter` seconds so one that reconnects by itself does not start a new broadcast at once.
+    func complete(liveStreamID: String, dropAfter: Double = 60) {
+        guard let broadcast = broadcasts.removeValue(forKey: liveStreamID) else { return }
+        broadcast.ending?.cancel()
+        broadcast.output.broadcastEnded()
+        if broadcast.active { updateStatus(liveStreamID, .idle) }
+        if let publisher = broadcast.publisher {
+            Task {
+                try? await Task.sleep(for: .milliseconds(Int64(dropAfter * 1000)))
+                publisher.disconnect(reason: "live stream completed")
+            }
+        }
+        logger.info("broadcast completed", metadata: ["live_stream_id": "\(liveStreamID)"])
     }
 
     /// Ends every broadcast now (shutdown): publishers are disconnected, playlists final.

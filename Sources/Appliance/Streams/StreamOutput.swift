@@ -20,7 +20,7 @@ protocol StreamOutput: AnyObject, Sendable {
 
 /// Makes the output of a new broadcast.
 protocol StreamOutputFactory: Sendable {
-    func makeOutput(liveStreamID: String) -> any StreamOutput
+    func makeOutput(for stream: LiveStream) -> any StreamOutput
 }
 
 /// The live streams known to the store, as the hub needs them (LiveStreamStore conforms).

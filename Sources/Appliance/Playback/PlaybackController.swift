@@ -1,0 +1,132 @@
+#if canImport(Glibc)
+import Glibc
+#endif
+import Foundation
+import Hummingbird
+
+/// HLS playback by playback ID, as stream.mux.com serves it:
+///
+/// ```
+/// GET /{PLAYBACK_ID}.m3u8              multivariant playlist (one variant), 412 until the stream is live
+/// GET /{PLAYBACK_ID}/index.m3u8        the media playlist from tmpfs
+/// GET /{PLAYBACK_ID}/{segment}.ts      segments from tmpfs (long-lived, immutable)
+/// ```
+/// 404 for unknown playback IDs, 403 for signed ones (signed playback does not exist yet). CORS open,
+/// HEAD and single byte ranges supported. The playback ID is resolved from memory.
+struct PlaybackController: Sendable {
+    let directory: PlaybackDirectory
+    let packagers: PackagerFactory
+
+    func register<Context: RequestContext>(on router: Router<Context>) {
+        for method in [HTTPRequest.Method.get, .head] {
+            router.on("{playback_id}.m3u8", method: method) { request, context in
+                try multivariant(request, context)
+            }
+            router.on(":playback_id/:file", method: method) { request, context in
+                try file(request, context)
+            }
+        }
+    }
+
+    /// 412, as Mux answers for a live stream that is not broadcasting.
+    static let notActive = MuxError(status: .preconditionFailed, type: "stream_not_active", messages: ["The live stream is not active"])
+
+    private func resolve(_ context: some RequestContext) throws -> PlaybackDirectory.Entry {
+        let id = try context.parameters.require("playback_id")
+        guard id.count <= 64, id.allSatisfy({ $0.isASCII && ($0.isLetter || $0.isNumber) }),
+              let entry = try directory.resolve(id) else { throw MuxError.notFound }
+        guard entry.playbackID.policy == .public else {
+            throw MuxError(status: .forbidden, type: "forbidden", messages: ["Signed playback is not supported yet"])
+        }
+        return entry
+    }
+
+    private func multivariant(_ request: Request, _ context: some RequestContext) throws -> Response {
+        let entry = try resolve(context)
+        guard let variant = packagers.packager(liveStreamID: entry.liveStreamID)?.variant else {
+            throw Self.notActive
+        }
+        var attributes = "BANDWIDTH=\(variant.bandwidth),AVERAGE-BANDWIDTH=\(variant.averageBandwidth),CODECS=\"\(variant.codecs)\""
+        if let resolution = variant.resolution { attributes += ",RESOLUTION=\(resolution.width)x\(resolution.height)" }
+        if let rate = variant.frameRate { attributes += ",FRAME-RATE=\(String(format: "%.3f", rate))" }
+        let text = "#EXTM3U\n#EXT-X-VERSION:3\n#EXT-X-INDEPENDENT-SEGMENTS\n#EXT-X-STREAM-INF:\(attributes)\n\(entry.playbackID.id)/index.m3u8\n"
+        return respond(request, ByteBuffer(string: text), contentType: "application/vnd.apple.mpegurl", cacheControl: "max-age=1")
+    }
+
+    private func file(_ request: Request, _ context: some RequestContext) throws -> Response {
+        let entry = try resolve(context)
+        let name = try context.parameters.require("file")
+        let isPlaylist = name == "index.m3u8"
+        guard isPlaylist || (name.hasSuffix(".ts") && name.count <= 64
+                             && name.allSatisfy { $0.isASCII && ($0.isLetter || $0.isNumber || $0 == "-" || $0 == ".") }
+                             && !name.hasPrefix(".")) else { throw MuxError.notFound }
+        guard let bytes = Self.read(packagers.directory(of: entry.liveStreamID) + "/" + name) else {
+            throw isPlaylist ? Self.notActive : MuxError.notFound
+        }
+        return isPlaylist
+            ? respond(request, bytes, contentType: "application/vnd.apple.mpegurl", cacheControl: "max-age=1")
+            : respond(request, bytes, contentType: "video/mp2t", cacheControl: "public, max-age=31536000, immutable")
+    }
+
+    /// The response with CORS and caching headers, honouring HEAD and a single `Range: bytes=`.
+    private func respond(_ request: Request, _ bytes: ByteBuffer, contentType: String, cacheControl: String) -> Response {
+        var headers = HTTPFields()
+        headers[.contentType] = contentType
+        headers[.cacheControl] = cacheControl
+        headers[.accessControlAllowOrigin] = "*"
+        headers[.acceptRanges] = "bytes"
+        var status = HTTPResponse.Status.ok
+        var body = bytes
+        if let header = request.headers[.range] {
+            guard let range = Self.byteRange(header, size: bytes.readableBytes) else {
+                headers[.contentRange] = "bytes */\(bytes.readableBytes)"
+                return Response(status: .rangeNotSatisfiable, headers: headers)
+            }
+            status = .partialContent
+            headers[.contentRange] = "bytes \(range.lowerBound)-\(range.upperBound)/\(bytes.readableBytes)"
+            body = bytes.getSlice(at: bytes.readerIndex + range.lowerBound, length: range.count)!
+        }
+        headers[.contentLength] = String(body.readableBytes)
+        if request.method == .head {
+            return Response(status: status, headers: headers, body: .init { _ in })
+        }
+        return Response(status: status, headers: headers, body: .init(byteBuffer: body))
+    }
+
+    /// Parses `bytes=a-b`, `bytes=a-` or `bytes=-n` against a file of `size` bytes (RFC 9110 §14.1.2).
+    static func byteRange(_ header: String, size: Int) -> ClosedRange<Int>? {
+        guard header.hasPrefix("bytes="), !header.contains(","), size > 0 else { return nil }
+        let spec = header.dropFirst(6).split(separator: "-", maxSplits: 1, omittingEmptySubsequences: false)
+        guard spec.count == 2 else { return nil }
+        let first = Int(spec[0].trimmingCharacters(in: .whitespaces))
+        let last = Int(spec[1].trimmingCharacters(in: .whitespaces))
+        switch (first, last) {
+        case (let start?, let end?) where start <= end && start < size: return start...min(end, size - 1)
+        case (let start?, nil) where spec[1].isEmpty && start < size: return start...(size - 1)
+        case (nil, let suffix?) where spec[0].isEmpty && suffix > 0: return max(0, size - suffix)...(size - 1)
+        default: return nil
+        }
+    }
+
+    /// Reads a whole file from tmpfs (segments are a few MB at most), or nil when it is missing.
+    static func read(_ path: String) -> ByteBuffer? {
+        let fd = open(path, O_RDONLY | O_CLOEXEC)
+        guard fd >= 0 else { return nil }
+        defer { close(fd) }
+        var info = stat()
+        guard fstat(fd, &info) == 0, info.st_size >= 0, info.st_size < 256 * 1024 * 1024 else { return nil }
+        var buffer = ByteBuffer()
+        let size = Int(info.st_size)
+        let complete = buffer.writeWithUnsafeMutableBytes(minimumWritableBytes: size) { raw in
+            var offset = 0
+            while offset < size {
+                let count = Glibc.read(fd, raw.baseAddress! + offset, size - offset)
+                if count < 0, errno == EINTR { continue }
+                if count <= 0 { break }
+                offset += count
+            }
+            return offset
+        }
+        return complete == size ? buffer : nil
+    }
+}
