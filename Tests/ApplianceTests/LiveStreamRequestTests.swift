@@ -125,3 +125,22 @@ import Testing
         #expect(PlaybackController.byteRange(header, size: size) == expected)
     }
 }
+
+@Suite struct JSONParserTests {
+    @Test func parsesEveryKind() throws {
+        let value = try JSONParser.parse(Array(#" {"a":[1,-2.5e3,true,false,null,"x\u00e9\ud83d\ude00\n"],"b":{}} "#.utf8))
+        #expect(value == .object(["a": .array([.number(1), .number(-2500), .bool(true), .bool(false), .null, .string("xé😀\n")]),
+                                  "b": .object([:])]))
+    }
+
+    @Test(arguments: [#"{"a": 1,}"#, "[1,]", "{'a':1}", "01", "1.", ".5", "+1", "-", "tru", "\"a", "\"\u{01}\"", #""\x""#,
+                      #""\ud800""#, "{\"a\" 1}", "[1 2]", "{} {}", "NaN", "1e999", #"{"a":1,"a":2}"#, "\u{FF}", ""])
+    func rejectsWhatIsNotJSON(text: String) {
+        #expect(throws: JSONParser.Failure.self) { try JSONParser.parse(Array(text.utf8)) }
+    }
+
+    @Test func nestingIsLimited() throws {
+        #expect(throws: JSONParser.Failure.tooDeep(limit: 32)) { try JSONParser.parse(Array((String(repeating: "[", count: 33) + String(repeating: "]", count: 33)).utf8)) }
+        _ = try JSONParser.parse(Array((String(repeating: "[", count: 32) + String(repeating: "]", count: 32)).utf8))
+    }
+}

@@ -12,7 +12,9 @@ struct LiveStreamRequest {
         guard body.readableBytes > 0 else { fields = [:]; return }
         let value: JSONValue
         do {
-            value = try JSONDecoder().decode(JSONValue.self, from: Data(body.readableBytesView))
+            value = try JSONParser.parse(body.readableBytesView)
+        } catch JSONParser.Failure.duplicateKey(let key) {
+            throw MuxError.invalid("Request body repeats the key \(key)")
         } catch {
             throw MuxError.invalid("Request body is not valid JSON")
         }
@@ -108,7 +110,8 @@ struct LiveStreamRequest {
 
     /// The `policy` of a create-playback-ID body (required).
     mutating func playbackPolicy() -> PlaybackID.Policy? {
-        guard present("policy") != nil else { problems.append("policy is required (public or signed)"); return nil }
+        guard let value = present("policy") else { problems.append("policy is required (public or signed)"); return nil }
+        guard case .string = value else { problems.append("policy must be a string, not \(value.typeName)"); return nil }
         return policies("policy")?.first
     }
 

@@ -133,7 +133,7 @@ struct LiveStreamsController: Sendable {
     private func collect(_ request: Request) async throws -> ByteBuffer {
         do {
             return try await request.body.collect(upTo: maxBodySize)
-        } catch let error as HTTPError where error.status == .contentTooLarge {
+        } catch let error as HTTPResponseError where error.status == .contentTooLarge {
             throw MuxError.tooLarge(limit: maxBodySize)
         }
     }

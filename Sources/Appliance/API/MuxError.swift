@@ -45,6 +45,8 @@ struct MuxErrorMiddleware<Context: RequestContext>: RouterMiddleware {
             return try await next(request, context)
         } catch let error as MuxError {
             throw error
+        } catch let error as HTTPResponseError where error.status == .contentTooLarge {
+            throw MuxError(status: .contentTooLarge, type: "payload_too_large", messages: ["Request body is too large"])
         } catch let error as HTTPError {
             switch error.status {
             case .notFound: throw MuxError.notFound
