@@ -140,11 +140,21 @@ final class StreamPackager: StreamOutput {
     /// The playlist as last written (for tests and the playback side).
     var playlist: MediaPlaylist { state.withLock { $0.window.playlist } }
 
-    /// What a multivariant playlist says about this stream; nil before the first segment.
+    /// Segments a live playlist needs before players are pointed at it: RFC 8216 §6.3.3 has clients
+    /// start three target durations from the end, and Chromium fails on a shorter live playlist.
+    static let minimumPlayableSegments = 3
+
+    /// Whether the playlist has enough segments to be played (or is final).
+    var isPlayable: Bool {
+        state.withLock { $0.window.playlist.segments.count >= Self.minimumPlayableSegments || $0.window.playlist.endList }
+    }
+
+    /// What a multivariant playlist says about this stream; nil until it is playable.
     var variant: Variant? {
         state.withLock { state in
             let listed = state.onDisk.suffix(state.window.playlist.segments.count)
-            guard !listed.isEmpty, state.video != nil || state.audio != nil else { return nil }
+            guard listed.count >= Self.minimumPlayableSegments || (state.window.playlist.endList && !listed.isEmpty),
+                  state.video != nil || state.audio != nil else { return nil }
             let rates = listed.map { Double($0.bytes * 8) / max(MediaTime.seconds(ticks: $0.duration), 0.001) }
             let totalSeconds = listed.reduce(0.0) { $0 + MediaTime.seconds(ticks: $1.duration) }
             let totalBits = Double(listed.reduce(Int64(0)) { $0 + $1.bytes } * 8)

@@ -8,6 +8,7 @@ import Hummingbird
 ///
 /// ```
 /// GET /{PLAYBACK_ID}.m3u8              multivariant playlist (one variant), 412 until the stream is live
+///                                      with three segments (players start three segments from the end)
 /// GET /{PLAYBACK_ID}/index.m3u8        the media playlist from tmpfs
 /// GET /{PLAYBACK_ID}/{segment}.ts      segments from tmpfs (long-lived, immutable)
 /// ```
@@ -60,6 +61,9 @@ struct PlaybackController: Sendable {
         guard isPlaylist || (name.hasSuffix(".ts") && name.count <= 64
                              && name.allSatisfy { $0.isASCII && ($0.isLetter || $0.isNumber || $0 == "-" || $0 == ".") }
                              && !name.hasPrefix(".")) else { throw MuxError.notFound }
+        if isPlaylist, let packager = packagers.packager(liveStreamID: entry.liveStreamID), !packager.isPlayable {
+            throw Self.notActive
+        }
         guard let bytes = Self.read(packagers.directory(of: entry.liveStreamID) + "/" + name) else {
             throw isPlaylist ? Self.notActive : MuxError.notFound
         }
