@@ -11,7 +11,7 @@ SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 # System packages: build (libsqlite3-dev), real publishers and players for the tests.
 BUILD_PACKAGES := libsqlite3-dev pkg-config openssl
 TEST_PACKAGES := ffmpeg gstreamer1.0-tools gstreamer1.0-plugins-base gstreamer1.0-plugins-good \
-	gstreamer1.0-plugins-bad gstreamer1.0-plugins-ugly gstreamer1.0-libav python3-venv
+	gstreamer1.0-plugins-bad gstreamer1.0-plugins-ugly gstreamer1.0-libav python3-venv chromium
 
 .PHONY: all build run test unit-test e2e-test deps test-deps clean
 
@@ -29,7 +29,8 @@ deps:
 
 test-deps: deps
 	$(call apt_install,$(TEST_PACKAGES))
-	@[ -x $(VENV)/bin/pytest ] || { $(PYTHON) -m venv $(VENV) && $(VENV)/bin/pip install -q -r Tests/EndToEndTests/requirements.txt; }
+	@[ -x $(VENV)/bin/pip ] || $(PYTHON) -m venv $(VENV)
+	@$(VENV)/bin/pip install -q --disable-pip-version-check -r Tests/EndToEndTests/requirements.txt
 
 build: deps
 	$(SWIFT) build

@@ -45,6 +45,8 @@ import Testing
         (#"{"passthrough":"\#(String(repeating: "a", count: 256))"}"#, "passthrough must be at most 255"),
         (#"{"meta":{"title":5}}"#, "meta.title must be a string"),
         (#"{"new_asset_settings":[]}"#, "new_asset_settings must be an object"),
+        (#"{"reconnect_window":null}"#, "reconnect_window must be a number, not null"),
+        (#"{"meta":{"title":null}}"#, "meta.title must be a string"),
     ])
     func badFieldsAreNamed(json: String, message: String) throws {
         var body = try request(json)

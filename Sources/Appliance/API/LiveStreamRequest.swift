@@ -27,10 +27,8 @@ struct LiveStreamRequest {
         if !problems.isEmpty { throw MuxError.invalid(problems) }
     }
 
-    private func present(_ name: String) -> JSONValue? {
-        guard let value = fields[name], value != .null else { return nil }
-        return value
-    }
+    /// The field's value when the body has it; an explicit null is a value (of the wrong type).
+    private func present(_ name: String) -> JSONValue? { fields[name] }
 
     mutating func bool(_ name: String) -> Bool? {
         guard let value = present(name) else { return nil }
@@ -73,7 +71,7 @@ struct LiveStreamRequest {
     mutating func title() -> String? {
         guard let value = present("meta") else { return nil }
         guard case .object(let meta) = value else { problems.append("meta must be an object, not \(value.typeName)"); return nil }
-        guard let title = meta["title"], title != .null else { return nil }
+        guard let title = meta["title"] else { return nil }
         guard case .string(let text) = title else { problems.append("meta.title must be a string"); return nil }
         guard text.unicodeScalars.count <= 512 else { problems.append("meta.title must be at most 512 characters"); return nil }
         return text
@@ -118,7 +116,9 @@ struct LiveStreamRequest {
     /// A CreateLiveStreamRequest.
     mutating func newLiveStream() throws -> NewLiveStream {
         var new = NewLiveStream()
-        new.playbackPolicies = policies("playback_policies") ?? policies("playback_policy") ?? []
+        let current = policies("playback_policies")
+        let deprecated = policies("playback_policy")  // validated even when playback_policies is given
+        new.playbackPolicies = current ?? deprecated ?? []
         if let value = number("reconnect_window", LiveStream.reconnectWindowRange) { new.reconnectWindow = value }
         if let value = integer("max_continuous_duration", LiveStream.maxContinuousDurationRange) { new.maxContinuousDuration = value }
         if let value = latencyMode() { new.latencyMode = value }
