@@ -12,8 +12,17 @@ SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 BUILD_PACKAGES := libsqlite3-dev pkg-config openssl
 TEST_PACKAGES := ffmpeg gstreamer1.0-tools gstreamer1.0-plugins-base gstreamer1.0-plugins-good \
 	gstreamer1.0-plugins-bad gstreamer1.0-plugins-ugly gstreamer1.0-libav python3-venv chromium
+# Building the .deb (debian/control's Build-Depends plus lintian) and testing it (systemd-analyze,
+# setpriv, strace for the sandbox checks).
+DEB_PACKAGES := debhelper dpkg-dev fakeroot lintian libsystemd-dev
+PACKAGE_TEST_PACKAGES := systemd util-linux procps strace openssl
 
-.PHONY: all build run test unit-test e2e-test deps test-deps clean
+# The package version comes from packaging/debian/changelog (first line: onair (VERSION) ...).
+DEB_VERSION := ${shell sed -n '1s/^onair (\([^)]*\)).*/\1/p' packaging/debian/changelog}
+DEB := dist/onair_$(DEB_VERSION)_amd64.deb
+DEB_BUILD_DIR := dist/build
+
+.PHONY: all build run test unit-test e2e-test package-test deb deps test-deps clean
 
 all: build
 
@@ -67,7 +76,26 @@ e2e-test: test-deps
 	$(SWIFT) build
 	ONAIR=$(abspath $(ONAIR)) $(VENV)/bin/pytest -q Tests/EndToEndTests
 
-test: test-deps unit-test e2e-test
+# dist/onair_VERSION_amd64.deb (and its -dbgsym): dpkg-buildpackage in a copy of packaging/debian
+# under dist/build/, building with SwiftPM in this tree (release, static Swift stdlib; reuses .build).
+deb: deps
+	$(call apt_install,$(DEB_PACKAGES))
+	rm -rf $(DEB_BUILD_DIR) && mkdir -p $(DEB_BUILD_DIR)/onair-$(DEB_VERSION)
+	cp -a packaging/debian $(DEB_BUILD_DIR)/onair-$(DEB_VERSION)/debian
+	cd $(DEB_BUILD_DIR)/onair-$(DEB_VERSION) && \
+	  ONAIR_SRC=$(CURDIR) SWIFT="$$(command -v $(SWIFT))" dpkg-buildpackage -b -us -uc
+	mv $(DEB_BUILD_DIR)/*.deb dist/
+	rm -rf $(DEB_BUILD_DIR)
+	@ls -l dist/*.deb
+
+# Lints, installs, runs, upgrades and purges the package on this machine (as root): see
+# Tests/PackageTests. Uses the debug build too, for the watchdog fault injection.
+package-test: deb test-deps
+	$(call apt_install,$(PACKAGE_TEST_PACKAGES))
+	$(SWIFT) build
+	ONAIR_DEB=$(abspath $(DEB)) ONAIR_DEBUG=$(abspath $(ONAIR)) $(VENV)/bin/pytest -s -q Tests/PackageTests
+
+test: test-deps unit-test e2e-test package-test
 
 clean:
-	rm -rf .build .run $(VENV)
+	rm -rf .build .run $(VENV) dist

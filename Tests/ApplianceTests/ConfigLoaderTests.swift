@@ -80,3 +80,29 @@ import Testing
         #expect(throws: ConfigError.self) { try ConfigLoader.parse("rtmp: [unclosed") }
     }
 }
+
+@Suite struct AccessTokensFileTests {
+    @Test func tokensFileIsMergedAndChecked() throws {
+        let directory = NSTemporaryDirectory() + "onair-tokens-\(UUID().uuidString)"
+        try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(atPath: directory) }
+        let tokens = directory + "/tokens.yaml"
+        try "- id: installed\n  secret: 0123456789abcdef0123\n  permissions: [video:write]\n".write(toFile: tokens, atomically: true, encoding: .utf8)
+        let config = directory + "/onair.yaml"
+        try "access_tokens_file: \(tokens)\naccess_tokens:\n  - {id: inline, secret: fedcba9876543210, permissions: [video:read]}\n"
+            .write(toFile: config, atomically: true, encoding: .utf8)
+        #expect(try ConfigLoader.load(path: config).accessTokens.map(\.id) == ["inline", "installed"])
+
+        try "- id: inline\n  secret: 0123456789abcdef0123\n  permissions: [video:write]\n".write(toFile: tokens, atomically: true, encoding: .utf8)
+        #expect(throws: ConfigError.self) { try ConfigLoader.load(path: config) }
+        try "- id: x\n  secret: short\n  permissions: [video:write]\n".write(toFile: tokens, atomically: true, encoding: .utf8)
+        do {
+            _ = try ConfigLoader.load(path: config)
+            Issue.record("a bad tokens file was accepted")
+        } catch let error as ConfigError {
+            #expect(error.key.hasPrefix("access_tokens_file(") && error.key.hasSuffix("[0].secret"))
+        }
+        try FileManager.default.removeItem(atPath: tokens)
+        #expect(throws: ConfigError.self) { try ConfigLoader.load(path: config) }
+    }
+}

@@ -78,6 +78,8 @@ struct Config: Sendable, Equatable {
     var hls = HLS()
     var storage = Storage()
     var accessTokens: [AccessToken] = []
+    /// A YAML file with more tokens in the same format (written at install time).
+    var accessTokensFile: String?
 }
 
 /// `host:port` to bind.

@@ -18,7 +18,35 @@ enum ConfigLoader {
         } catch {
             throw ConfigError(key: "", message: "cannot read \(path): \(error.localizedDescription)")
         }
-        return try parse(text)
+        var config = try parse(text)
+        if let file = config.accessTokensFile {
+            config.accessTokens += try tokensFile(file, existing: config.accessTokens)
+        }
+        return config
+    }
+
+    /// Reads `access_tokens_file`: a YAML list of tokens in the `access_tokens` format (the .deb
+    /// generates one at install, so the conffile never holds a secret).
+    private static func tokensFile(_ path: String, existing: [Config.AccessToken]) throws -> [Config.AccessToken] {
+        let key = "access_tokens_file"
+        let text: String
+        do {
+            text = try String(contentsOfFile: path, encoding: .utf8)
+        } catch {
+            throw ConfigError(key: key, message: "cannot read \(path): \(error.localizedDescription)")
+        }
+        let node: Node?
+        do {
+            node = try Yams.compose(yaml: text)
+        } catch {
+            throw ConfigError(key: key, message: "\(path) is not valid YAML: \(error)")
+        }
+        guard let node else { return [] }
+        let tokens = try accessTokens(node, path: "\(key)(\(path))")
+        for token in tokens where existing.contains(where: { $0.id == token.id }) {
+            throw ConfigError(key: key, message: "token id '\(token.id)' is also in access_tokens")
+        }
+        return tokens
     }
 
     /// Parses and validates YAML text.
@@ -32,7 +60,8 @@ enum ConfigLoader {
         var config = Config()
         guard let root else { return config }
         let top = try Section(root, path: "")
-        try top.only(["rtmp", "http", "hls", "storage", "access_tokens"])
+        try top.only(["rtmp", "http", "hls", "storage", "access_tokens", "access_tokens_file"])
+        config.accessTokensFile = try top.string("access_tokens_file").flatMap { $0.isEmpty ? nil : $0 }
         if let rtmp = try top.section("rtmp") {
             try rtmp.only(["listen", "max_message_size", "max_chunk_streams", "max_amf_depth", "chunk_size",
                            "handshake_timeout", "idle_timeout", "takeover_after", "max_connections"])
@@ -72,18 +101,18 @@ enum ConfigLoader {
             config.storage.database = try storage.string("database") ?? config.storage.database
         }
         if let tokens = top.node("access_tokens") {
-            config.accessTokens = try accessTokens(tokens)
+            config.accessTokens = try accessTokens(tokens, path: "access_tokens")
         }
         return config
     }
 
-    private static func accessTokens(_ node: Node) throws -> [Config.AccessToken] {
+    private static func accessTokens(_ node: Node, path: String) throws -> [Config.AccessToken] {
         guard let items = node.sequence else {
-            throw ConfigError(key: "access_tokens", message: "expected a list of {id, secret | secret_sha256, permissions}")
+            throw ConfigError(key: path, message: "expected a list of {id, secret | secret_sha256, permissions}")
         }
         var seen = Set<String>()
         return try items.enumerated().map { index, item in
-            let entry = try Section(item, path: "access_tokens[\(index)]")
+            let entry = try Section(item, path: "\(path)[\(index)]")
             try entry.only(["id", "secret", "secret_sha256", "permissions"])
             guard let id = try entry.string("id"), !id.isEmpty else { throw entry.error("id", "is required") }
             guard seen.insert(id).inserted else { throw entry.error("id", "duplicate token id '\(id)'") }
