@@ -17,6 +17,8 @@ let package = Package(
         .package(url: "https://github.com/hummingbird-project/hummingbird.git", from: "2.28.0"),
         .package(url: "https://github.com/apple/swift-nio-ssl.git", from: "2.37.0"),
         .package(url: "https://github.com/swift-server/swift-service-lifecycle.git", from: "2.13.0"),
+        .package(url: "https://github.com/apple/swift-metrics.git", from: "2.13.0"),
+        .package(url: "https://github.com/swift-server/swift-prometheus.git", from: "2.4.0"),
     ],
     targets: [
         // Pure media core: codecs, containers, RTMP and HLS. No I/O, no clocks, no logging.
@@ -24,6 +26,8 @@ let package = Package(
             name: "Media",
             dependencies: [.product(name: "NIOCore", package: "swift-nio")]
         ),
+        // libsystemd's sd-daemon (sd_notify, watchdog); libsystemd-dev at build time.
+        .systemLibrary(name: "CSystemd", pkgConfig: "libsystemd", providers: [.apt(["libsystemd-dev"])]),
         // The appliance: config, store, ingest, packaging, CLI. Product name `onair`.
         .executableTarget(
             name: "Appliance",
@@ -39,7 +43,11 @@ let package = Package(
                 .product(name: "HummingbirdTLS", package: "hummingbird"),
                 .product(name: "NIOSSL", package: "swift-nio-ssl"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
-            ]
+                .product(name: "Metrics", package: "swift-metrics"),
+                .product(name: "Prometheus", package: "swift-prometheus"),
+                "CSystemd",
+            ],
+            swiftSettings: [.define("ONAIR_FAULTS", .when(configuration: .debug))]
         ),
         .testTarget(
             name: "MediaTests",

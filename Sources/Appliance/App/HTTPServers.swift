@@ -1,38 +1,56 @@
 import Hummingbird
 import HummingbirdCore
-import HummingbirdTLS
 import Logging
 import NIOSSL
+import Prometheus
 import ServiceLifecycle
 
-/// Builds the HTTPS server (API + playback, TLS 1.2+) and the optional plain-HTTP server (playback only).
+/// Builds the HTTPS server (API, playback, /healthz, /metrics; TLS 1.2+, reloadable certificate) and
+/// the optional plain-HTTP server (playback and /healthz only: the API is never served without TLS).
 enum HTTPServers {
-    static func make(config: Config.HTTP, store: LiveStreamStore, hub: StreamHub, packagers: PackagerFactory,
-                     tokens: AccessTokens, logger: Logger) throws -> [any Service] {
-        let directory = PlaybackDirectory(store: store)
-        let playback = PlaybackController(directory: directory, packagers: packagers)
-        let api = LiveStreamsController(store: store, hub: hub, playback: directory, packagers: packagers, maxBodySize: config.maxBodySize)
+    struct Dependencies {
+        var store: LiveStreamStore
+        var hub: StreamHub
+        var packagers: PackagerFactory
+        var tokens: AccessTokens
+        var tls: TLSContexts
+        var metrics: PrometheusCollectorRegistry
+        var playbackRequests: RequestCounter
+        var logger: Logger
+        /// Called once per server when it is listening.
+        var onRunning: @Sendable () async -> Void
+    }
+
+    static func make(config: Config.HTTP, _ dependencies: Dependencies) -> [any Service] {
+        let directory = PlaybackDirectory(store: dependencies.store)
+        let playback = PlaybackController(directory: directory, packagers: dependencies.packagers,
+                                          requests: dependencies.playbackRequests)
+        let api = LiveStreamsController(store: dependencies.store, hub: dependencies.hub, playback: directory,
+                                        packagers: dependencies.packagers, maxBodySize: config.maxBodySize)
+        let http1 = HTTP1Channel.Configuration(idleTimeout: .seconds(60))
+        let onRunning = dependencies.onRunning
 
         let secure = Router()
+        secure.add(middleware: MetricsMiddleware())
         secure.add(middleware: MuxErrorMiddleware())
         addHealth(to: secure)
-        api.register(on: secure.group("video/v1").add(middleware: AuthMiddleware(tokens: tokens)))
+        MetricsRegistry.route(on: secure, registry: dependencies.metrics)
+        api.register(on: secure.group("video/v1").add(middleware: AuthMiddleware(tokens: dependencies.tokens)))
         playback.register(on: secure)
-
-        let http1 = HTTPServerBuilder.http1(configuration: .init(idleTimeout: .seconds(60)))
         var servers: [any Service] = [
-            Application(router: secure, server: try .tls(http1, tlsConfiguration: try tlsConfiguration(config)),
+            Application(router: secure, server: .reloadableTLS(http1, contexts: dependencies.tls),
                         configuration: .init(address: .hostname(config.listen.host, port: config.listen.port), serverName: "onair"),
-                        logger: logger),
+                        onServerRunning: { _ in await onRunning() }, logger: dependencies.logger),
         ]
         if let plainListen = config.plainListen {
             let plain = Router()
+            plain.add(middleware: MetricsMiddleware())
             plain.add(middleware: MuxErrorMiddleware())
             addHealth(to: plain)
             playback.register(on: plain)
-            servers.append(Application(router: plain, server: http1,
+            servers.append(Application(router: plain, server: .http1(configuration: http1),
                                        configuration: .init(address: .hostname(plainListen.host, port: plainListen.port), serverName: "onair"),
-                                       logger: logger))
+                                       onServerRunning: { _ in await onRunning() }, logger: dependencies.logger))
         }
         return servers
     }
@@ -53,6 +71,7 @@ enum HTTPServers {
             let key = try NIOSSLPrivateKey(file: config.tlsKey, format: .pem)
             var tls = TLSConfiguration.makeServerConfiguration(certificateChain: chain, privateKey: .privateKey(key))
             tls.minimumTLSVersion = .tlsv12
+            _ = try NIOSSLContext(configuration: tls)  // a key that does not match the certificate fails here
             return tls
         } catch {
             throw ConfigError(key: "http.tls", message: "cannot load certificate \(config.tlsCertificate) and key \(config.tlsKey): \(error)")

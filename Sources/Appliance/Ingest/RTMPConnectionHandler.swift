@@ -1,5 +1,6 @@
 import Logging
 import Media
+import Metrics
 import NIOCore
 
 /// Runs one RTMP connection: feeds bytes to the pure ``RTMPServerSession``, carries out its actions,
@@ -21,6 +22,19 @@ final class RTMPConnectionHandler: ChannelInboundHandler {
     private var mediaStarted = false
     private var closing = false
     private var timers: [Scheduled<Void>] = []
+    private var meters: IngestMeters?
+
+    /// Per-stream counters, made once per publish (label lookups are not free).
+    private struct IngestMeters {
+        let bytes: Counter
+        let videoFrames: Counter
+        let audioFrames: Counter
+        init(liveStreamID: String) {
+            bytes = Counter(label: MetricsRegistry.ingestBytes, dimensions: [("live_stream_id", liveStreamID)])
+            videoFrames = Counter(label: MetricsRegistry.ingestFrames, dimensions: [("live_stream_id", liveStreamID), ("track", "video")])
+            audioFrames = Counter(label: MetricsRegistry.ingestFrames, dimensions: [("live_stream_id", liveStreamID), ("track", "audio")])
+        }
+    }
 
     init(hub: StreamHub, configuration: RTMPConfiguration, handshakeTimeout: TimeAmount, logger: Logger) {
         self.hub = hub
@@ -46,6 +60,7 @@ final class RTMPConnectionHandler: ChannelInboundHandler {
         guard !closing else { return }
         publisher?.touch()
         var buffer = unwrapInboundIn(data)
+        meters?.bytes.increment(by: buffer.readableBytes)
         do {
             let actions = try session.receive(&buffer)
             perform(actions, context)
@@ -125,6 +140,7 @@ final class RTMPConnectionHandler: ChannelInboundHandler {
         switch decision {
         case .accepted(let grant):
             self.grant = grant
+            meters = IngestMeters(liveStreamID: grant.liveStreamID)
             logger[metadataKey: "live_stream_id"] = "\(grant.liveStreamID)"
             logger.info("publish accepted")
             perform(session.acceptPublish(), context)
@@ -174,6 +190,7 @@ final class RTMPConnectionHandler: ChannelInboundHandler {
                     let hub = self.hub
                     Task { await hub.mediaStarted(liveStreamID: grant.liveStreamID, session: grant.session) }
                 }
+                (sample.kind == .video ? meters?.videoFrames : meters?.audioFrames)?.increment()
                 grant.output.append(sample, session: grant.session)
             }
         }

@@ -22,7 +22,11 @@ struct JournalLogHandler: LogHandler {
         set { metadata[key] = newValue }
     }
 
+    /// Errors logged by the process, for the STATUS line.
+    static let errors = RequestCounter()
+
     func log(event: LogEvent) {
+        if event.level >= .error { Self.errors.increment() }
         var line = "<\(Self.priority(event.level))>\(event.message)"
         let merged = metadata.merging(event.metadata ?? [:]) { _, new in new }
         for key in merged.keys.sorted() {

@@ -1,6 +1,7 @@
 import Foundation
 import Logging
 import Media
+import Metrics
 import NIOCore
 import Synchronization
 
@@ -38,6 +39,22 @@ final class StreamPackager: StreamOutput {
         var video: MediaTrack?
         var audio: MediaTrack?
         var frameRate = FrameRateMeter()
+        /// When the last sample arrived, and the last segment was published (or the first sample came).
+        var lastSampleAt: NIODeadline?
+        var lastSegmentAt: NIODeadline?
+    }
+
+    private struct Meters {
+        let written: Counter
+        let droppedForBudget: Counter
+        let droppedForDisk: Counter
+        let publishDelay = Metrics.Timer(label: MetricsRegistry.segmentPublishDelay)
+        init(liveStreamID: String) {
+            let id = ("live_stream_id", liveStreamID)
+            written = Counter(label: MetricsRegistry.segmentsWritten, dimensions: [id])
+            droppedForBudget = Counter(label: MetricsRegistry.segmentsDropped, dimensions: [id, ("reason", "budget")])
+            droppedForDisk = Counter(label: MetricsRegistry.segmentsDropped, dimensions: [id, ("reason", "write_failed")])
+        }
     }
 
     let liveStreamID: String
@@ -49,12 +66,14 @@ final class StreamPackager: StreamOutput {
     private let logger: Logger
     private let state: Mutex<State>
     private let onEnd: @Sendable (String) -> Void
+    private let meters: Meters
 
     /// Prepares the directory: leftovers of an earlier broadcast are removed.
     init(liveStreamID: String, directory: String, settings: PackagerSettings, budget: HLSBudget,
          wallClock: @escaping @Sendable () -> Int64, logger: Logger, onEnd: @escaping @Sendable (String) -> Void = { _ in }) {
         self.liveStreamID = liveStreamID
         self.onEnd = onEnd
+        self.meters = Meters(liveStreamID: liveStreamID)
         self.files = SegmentFiles(directory: directory)
         self.settings = settings
         self.budget = budget
@@ -82,6 +101,7 @@ final class StreamPackager: StreamOutput {
     func sessionStarted(_ session: Int) {
         state.withLock { state in
             state.session = session
+            state.lastSegmentAt = nil
             var segmenter = Segmenter(configuration: segmenterConfiguration)
             if !state.window.playlist.segments.isEmpty || state.discontinuityPending { segmenter.markDiscontinuity() }
             state.segmenter = segmenter
@@ -105,10 +125,16 @@ final class StreamPackager: StreamOutput {
             guard state.session == session, !state.ended, var segmenter = state.segmenter else { return }
             if state.anchor == nil { state.anchor = (wallClock(), sample.dts) }
             if sample.kind == .video { state.frameRate.add(dts: sample.dts) }
+            let arrived = NIODeadline.now()
+            state.lastSampleAt = arrived
+            if state.lastSegmentAt == nil { state.lastSegmentAt = arrived }  // progress is measured from here
             do {
                 let closed = try segmenter.append(sample)
                 state.segmenter = segmenter
                 for segment in closed { publish(segment, &state) }
+                if !closed.isEmpty {
+                    meters.publishDelay.recordNanoseconds((NIODeadline.now() - arrived).nanoseconds)
+                }
             } catch {
                 state.segmenter = segmenter
                 logger.warning("sample dropped", metadata: ["error": "\(error)"])
@@ -139,6 +165,15 @@ final class StreamPackager: StreamOutput {
 
     /// The playlist as last written (for tests and the playback side).
     var playlist: MediaPlaylist { state.withLock { $0.window.playlist } }
+
+    /// Whether samples keep arriving but no segment has been published for `limit` (a stuck pipeline).
+    func isStalled(now: NIODeadline, limit: TimeAmount) -> Bool {
+        state.withLock { state in
+            guard !state.ended, let sample = state.lastSampleAt, now - sample < .seconds(5),
+                  let progress = state.lastSegmentAt else { return false }
+            return now - progress > limit
+        }
+    }
 
     /// Segments a live playlist needs before players are pointed at it: RFC 8216 §6.3.3 has clients
     /// start three target durations from the end, and Chromium fails on a shorter live playlist.
@@ -183,9 +218,12 @@ final class StreamPackager: StreamOutput {
             try writeWithRetry(uri, segment.bytes, &state)
         } catch {
             logger.error("segment skipped: cannot write it", metadata: ["segment": "\(uri)", "error": "\(error)"])
+            meters.droppedForDisk.increment()
             state.discontinuityPending = true
             return
         }
+        meters.written.increment()
+        state.lastSegmentAt = NIODeadline.now()
         state.onDisk.append(OnDisk(uri: uri, bytes: size, duration: segment.duration))
         state.streamBytes += size
         budget.add(size)
@@ -226,6 +264,7 @@ final class StreamPackager: StreamOutput {
             dropped += 1
         }
         if dropped > 0 {
+            meters.droppedForBudget.increment(by: dropped)
             logger.warning("byte budget exceeded: dropped old segments", metadata: [
                 "dropped": "\(dropped)", "stream_bytes": "\(state.streamBytes)", "total_bytes": "\(budget.bytesUsed)"])
         }
@@ -265,7 +304,7 @@ final class StreamPackager: StreamOutput {
 /// for playback. Reduced and low latency streams get 1 s segments (until Low-Latency HLS exists).
 final class PackagerFactory: StreamOutputFactory {
     let root: String
-    let settings: PackagerSettings
+    private let currentSettings: Mutex<PackagerSettings>
     let budget: HLSBudget
     let logger: Logger
     let wallClock: @Sendable () -> Int64
@@ -273,10 +312,16 @@ final class PackagerFactory: StreamOutputFactory {
 
     init(root: String, settings: PackagerSettings, budget: HLSBudget, logger: Logger, wallClock: @escaping @Sendable () -> Int64) {
         self.root = root
-        self.settings = settings
+        self.currentSettings = Mutex(settings)
         self.budget = budget
         self.logger = logger
         self.wallClock = wallClock
+    }
+
+    /// Settings for broadcasts that start from now on (a reload changes them; running ones keep theirs).
+    var settings: PackagerSettings {
+        get { currentSettings.withLock { $0 } }
+        set { currentSettings.withLock { $0 = newValue } }
     }
 
     func makeOutput(for stream: LiveStream) -> any StreamOutput {
@@ -289,6 +334,9 @@ final class PackagerFactory: StreamOutputFactory {
         live.withLock { $0[stream.id] = packager }
         return packager
     }
+
+    /// Every broadcast in progress.
+    var livePackagers: [StreamPackager] { live.withLock { Array($0.values) } }
 
     /// The packager of a broadcast in progress.
     func packager(liveStreamID: String) -> StreamPackager? { live.withLock { $0[liveStreamID] } }

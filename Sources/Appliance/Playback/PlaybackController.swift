@@ -17,6 +17,8 @@ import Hummingbird
 struct PlaybackController: Sendable {
     let directory: PlaybackDirectory
     let packagers: PackagerFactory
+    /// Playback requests served, for the STATUS line.
+    let requests: RequestCounter
 
     func register<Context: RequestContext>(on router: Router<Context>) {
         for method in [HTTPRequest.Method.get, .head] {
@@ -33,6 +35,7 @@ struct PlaybackController: Sendable {
     static let notActive = MuxError(status: .preconditionFailed, type: "stream_not_active", messages: ["The live stream is not active"])
 
     private func resolve(_ context: some RequestContext) throws -> PlaybackDirectory.Entry {
+        requests.increment()
         let id = try context.parameters.require("playback_id")
         guard id.count <= 64, id.allSatisfy({ $0.isASCII && ($0.isLetter || $0.isNumber) }),
               let entry = try directory.resolve(id) else { throw MuxError.notFound }
