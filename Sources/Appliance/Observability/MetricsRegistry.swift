@@ -12,7 +12,7 @@ enum MetricsRegistry {
         let registry = PrometheusCollectorRegistry()
         var factory = PrometheusMetricsFactory(registry: registry)
         factory.nameAndLabelSanitizer = { name, labels in
-            (sanitize(name), labels.map { (sanitize($0.0), $0.1) })
+            (renamed[name] ?? sanitize(name), labels.map { (sanitize($0.0), $0.1) })
         }
         factory.durationHistogramBuckets[sanitize(segmentPublishDelay)] = [
             .milliseconds(1), .milliseconds(2), .milliseconds(5), .milliseconds(10), .milliseconds(25),
@@ -25,6 +25,41 @@ enum MetricsRegistry {
     /// Prometheus names allow `[a-zA-Z_:][a-zA-Z0-9_:]*`; Hummingbird's dotted names become underscores.
     static func sanitize(_ name: String) -> String {
         String(name.map { $0.isASCII && ($0.isLetter || $0.isNumber || $0 == "_" || $0 == ":") ? $0 : "_" })
+    }
+
+    /// Hummingbird's metric names, in Prometheus conventions (`_total` counters, `_seconds` durations).
+    static let renamed = [
+        "hb.requests": "onair_http_requests_total",
+        "hb.request.errors": "onair_http_request_errors_total",
+        "http.server.request.duration": "onair_http_request_duration_seconds",
+        "http.server.active_requests": "onair_http_active_requests",
+    ]
+
+    /// `# HELP` text per metric (swift-metrics has no help strings; promtool wants them).
+    static let help = [
+        "onair_http_requests_total": "HTTP requests by route, method and status.",
+        "onair_http_request_errors_total": "HTTP requests that ended in an error, by route and status.",
+        "onair_http_request_duration_seconds": "Time to answer HTTP requests, by route and status.",
+        "onair_http_active_requests": "HTTP requests being answered.",
+        ingestBytes: "RTMP bytes received from a live stream's publisher.",
+        ingestFrames: "Audio and video frames received from a live stream's publisher.",
+        segmentsWritten: "HLS segments written for a live stream.",
+        segmentsDropped: "HLS segments dropped for a live stream (byte budget or failed write).",
+        segmentPublishDelay: "Time from the sample that closes a segment to the playlist listing it.",
+        activePublishers: "Live streams with a connected publisher.",
+        hlsBytes: "Bytes of HLS segments on disk (tmpfs) for all streams.",
+    ]
+
+    /// The registry's text with a `# HELP` line before every `# TYPE` line.
+    static func exposition(_ registry: PrometheusCollectorRegistry) -> String {
+        var output = ""
+        for line in registry.emitToString().split(separator: "\n", omittingEmptySubsequences: false) {
+            if line.hasPrefix("# TYPE "), let name = line.split(separator: " ").dropFirst(2).first {
+                output += "# HELP \(name) \(help[String(name)] ?? "onair metric \(name).")\n"
+            }
+            output += line + "\n"
+        }
+        return String(output.dropLast())
     }
 
     static let ingestBytes = "onair_ingest_bytes_total"
@@ -41,7 +76,7 @@ enum MetricsRegistry {
             var headers = HTTPFields()
             headers[.contentType] = "text/plain; version=0.0.4; charset=utf-8"
             headers[.cacheControl] = "no-store"
-            return Response(status: .ok, headers: headers, body: .init(byteBuffer: ByteBuffer(bytes: registry.emitToBuffer())))
+            return Response(status: .ok, headers: headers, body: .init(byteBuffer: ByteBuffer(string: exposition(registry))))
         }
     }
 }
