@@ -9,9 +9,9 @@ RUN_CONFIG := .run/onair.dev.yaml
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
 # System packages: build (libsqlite3-dev), real publishers and players for the tests.
-BUILD_PACKAGES := libsqlite3-dev pkg-config openssl
+BUILD_PACKAGES := libsqlite3-dev libsystemd-dev pkg-config openssl
 TEST_PACKAGES := ffmpeg gstreamer1.0-tools gstreamer1.0-plugins-base gstreamer1.0-plugins-good \
-	gstreamer1.0-plugins-bad gstreamer1.0-plugins-ugly gstreamer1.0-libav python3-venv chromium
+	gstreamer1.0-plugins-bad gstreamer1.0-plugins-ugly gstreamer1.0-libav python3-venv chromium prometheus
 # Building the .deb (debian/control's Build-Depends plus lintian) and testing it (systemd-analyze,
 # setpriv, strace for the sandbox checks).
 DEB_PACKAGES := debhelper dpkg-dev fakeroot lintian libsystemd-dev

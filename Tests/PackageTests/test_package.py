@@ -43,6 +43,7 @@ EXPECTED_FILES = {
     "usr/share/doc/onair/changelog.Debian.gz",
     "usr/share/doc/onair/copyright",
     "usr/share/man/man1/onair.1.gz",
+    "usr/share/lintian/overrides/onair",
 }
 UNIT_FILES = {"lib/systemd/system/onair.service", "usr/lib/systemd/system/onair.service"}
 
@@ -167,7 +168,7 @@ def test_binary_and_config_in_package():
         assert ".debug_info" not in sections, "the binary should be stripped (symbols go to onair-dbgsym)"
         # No writable+executable segment (MemoryDenyWriteExecute=yes) and a non-executable stack.
         headers = run("readelf", "-l", "-W", str(binary)).stdout
-        segments = re.findall(r"^\s*(LOAD|GNU_STACK)(?:\s+0x[0-9a-f]+){6}\s+([RWE ]+?)\s+0x", headers, re.M)
+        segments = re.findall(r"^\s*(LOAD|GNU_STACK)(?:\s+0x[0-9a-f]+){5}\s+([RWE ]+?)\s+0x", headers, re.M)
         assert any(kind == "GNU_STACK" for kind, _ in segments), headers
         for kind, flags in segments:
             assert not ("W" in flags and "E" in flags), f"{kind} segment is writable and executable: {flags}"
@@ -468,6 +469,14 @@ def syscall_group(name, seen=None):
     return names
 
 
+# Syscalls outside the unit's SystemCallFilter= that onair makes and survives: systemd answers them
+# with EPERM (SystemCallErrorNumber=EPERM), and the test injects exactly that error.
+# setpriority: libdispatch (in the static Swift runtime) sets each worker thread's nice value from
+# its QoS in _dispatch_worker_thread and ignores failure; as user onair, raising priority already
+# fails with EACCES without any filter.
+TOLERATED_EPERM = {"setpriority"}
+
+
 def test_sandbox_allows_what_onair_does(installed):
     """The unit's SystemCallFilter= and MemoryDenyWriteExecute= against what the installed binary
     really does (start, watchdog, reload, stop) under strace: systemd is not running here, so this is
@@ -481,7 +490,8 @@ def test_sandbox_allows_what_onair_does(installed):
     try:
         config, _, _ = local_config(workdir)
         shutil.chown(workdir, "onair", "onair")
-        proc, _ = start(as_onair("strace", "-f", "-qq", "-o", str(trace), "/usr/bin/onair", "serve",
+        inject = ["-e", f"inject={','.join(sorted(TOLERATED_EPERM))}:error=EPERM"] if TOLERATED_EPERM else []
+        proc, _ = start(as_onair("strace", "-f", "-qq", *inject, "-o", str(trace), "/usr/bin/onair", "serve",
                                  "--config", str(config)), notify, watchdog_pid=False)
         ready = notify.wait_for(lambda f: f.get("READY") == "1", timeout=60)
         assert ready is not None, f"no READY=1 under strace: {[m[2] for m in notify.messages]}"
@@ -504,7 +514,9 @@ def test_sandbox_allows_what_onair_does(installed):
             if m.group(1) in ("mprotect", "pkey_mprotect") and "PROT_EXEC" in line:
                 wx.append(line)
         print(f"\n[sandbox] {len(used)} distinct syscalls: {' '.join(sorted(used))}")
-        assert not (used - allowed), f"blocked by SystemCallFilter=: {sorted(used - allowed)}"
+        blocked = used - allowed
+        print(f"[sandbox] outside SystemCallFilter= (EPERM injected, tolerated): {sorted(blocked & TOLERATED_EPERM)}")
+        assert not (blocked - TOLERATED_EPERM), f"blocked by SystemCallFilter=: {sorted(blocked - TOLERATED_EPERM)}"
         assert not wx, f"MemoryDenyWriteExecute=yes would refuse: {wx[:5]}"
     finally:
         if proc:
@@ -536,6 +548,9 @@ def test_upgrade_keeps_config_tokens_database_then_purge(installed):
     created = run("/usr/bin/onair", "streams", "create", "--config", str(CONF), "--json")
     stream_id = json.loads(created.stdout)["id"]
     assert (STATE / "onair.sqlite").exists()
+    # Root ran the CLI, yet the service can still write its database.
+    for path in [STATE, *STATE.glob("onair.sqlite*")]:
+        assert (path.owner(), path.group()) == ("onair", "onair"), f"{path} is {path.owner()}:{path.group()}"
 
     with tempfile.TemporaryDirectory() as d:
         upstream, revision = deb_version().rsplit("-", 1)

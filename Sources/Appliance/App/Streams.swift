@@ -17,7 +17,9 @@ struct Streams: ParsableCommand {
         func open() throws -> (Config, LiveStreamStore) {
             let config = try config.load()
             do {
-                return (config, try LiveStreamStore(path: config.storage.database))
+                let store = try LiveStreamStore(path: config.storage.database)
+                DatabaseOwnership.matchDirectory(of: config.storage.database)
+                return (config, store)
             } catch {
                 FileHandle.standardError.write(Data("onair: \(error)\n".utf8))
                 throw ExitCode(1)
