@@ -111,32 +111,31 @@ final class StreamPackager: StreamOutput {
 
     func tracks(video: MediaTrack?, audio: MediaTrack?, session: Int) {
         state.withLock { state in
-            guard state.session == session, !state.ended, var segmenter = state.segmenter else { return }
+            guard state.session == session, !state.ended, state.segmenter != nil else { return }
             state.video = video
             state.audio = audio
-            let closed = segmenter.setTracks(video: video, audio: audio)
-            state.segmenter = segmenter
+            let closed = state.segmenter!.setTracks(video: video, audio: audio)
             for segment in closed { publish(segment, &state) }
         }
     }
 
     func append(_ sample: MediaSample, session: Int) {
         state.withLock { state in
-            guard state.session == session, !state.ended, var segmenter = state.segmenter else { return }
+            // The segmenter is mutated in place (`state.segmenter!`): a local copy would share the
+            // open segment's buffer and copy the whole segment on every sample.
+            guard state.session == session, !state.ended, state.segmenter != nil else { return }
             if state.anchor == nil { state.anchor = (wallClock(), sample.dts) }
             if sample.kind == .video { state.frameRate.add(dts: sample.dts) }
             let arrived = NIODeadline.now()
             state.lastSampleAt = arrived
             if state.lastSegmentAt == nil { state.lastSegmentAt = arrived }  // progress is measured from here
             do {
-                let closed = try segmenter.append(sample)
-                state.segmenter = segmenter
+                let closed = try state.segmenter!.append(sample)
                 for segment in closed { publish(segment, &state) }
                 if !closed.isEmpty {
                     meters.publishDelay.recordNanoseconds((NIODeadline.now() - arrived).nanoseconds)
                 }
             } catch {
-                state.segmenter = segmenter
                 logger.warning("sample dropped", metadata: ["error": "\(error)"])
             }
         }
@@ -144,8 +143,8 @@ final class StreamPackager: StreamOutput {
 
     func sessionEnded(_ session: Int) {
         state.withLock { state in
-            guard state.session == session, var segmenter = state.segmenter else { return }
-            if let last = segmenter.finish() { publish(last, &state) }
+            guard state.session == session, state.segmenter != nil else { return }
+            if let last = state.segmenter!.finish() { publish(last, &state) }
             state.segmenter = nil
             state.discontinuityPending = true
         }
@@ -155,7 +154,7 @@ final class StreamPackager: StreamOutput {
         onEnd(liveStreamID)
         state.withLock { state in
             guard !state.ended else { return }
-            if var segmenter = state.segmenter, let last = segmenter.finish() { publish(last, &state) }
+            if state.segmenter != nil, let last = state.segmenter!.finish() { publish(last, &state) }
             state.segmenter = nil
             state.ended = true
             state.window.end()
