@@ -42,6 +42,8 @@ final class StreamPackager: StreamOutput {
         /// When the last sample arrived, and the last segment was published (or the first sample came).
         var lastSampleAt: NIODeadline?
         var lastSegmentAt: NIODeadline?
+        /// The playlist as last written, served from memory while the broadcast runs.
+        var playlistBytes: ByteBuffer?
     }
 
     private struct Meters {
@@ -158,7 +160,7 @@ final class StreamPackager: StreamOutput {
             state.segmenter = nil
             state.ended = true
             state.window.end()
-            writePlaylist(state)
+            writePlaylist(&state)
         }
     }
 
@@ -180,7 +182,16 @@ final class StreamPackager: StreamOutput {
 
     /// Whether the playlist has enough segments to be played (or is final).
     var isPlayable: Bool {
-        state.withLock { $0.window.playlist.segments.count >= Self.minimumPlayableSegments || $0.window.playlist.endList }
+        state.withLock { Self.isPlayable($0) }
+    }
+
+    /// The media playlist as last written, once it is playable; nil before.
+    var playableMediaPlaylist: ByteBuffer? {
+        state.withLock { Self.isPlayable($0) ? $0.playlistBytes : nil }
+    }
+
+    private static func isPlayable(_ state: State) -> Bool {
+        state.window.playlist.segments.count >= minimumPlayableSegments || state.window.playlist.endList
     }
 
     /// What a multivariant playlist says about this stream; nil until it is playable.
@@ -237,7 +248,7 @@ final class StreamPackager: StreamOutput {
         let evicted = state.window.append(entry)
         state.graceCount += evicted.count
         while state.graceCount > settings.deleteGraceSegments { removeOldest(&state) }
-        writePlaylist(state)
+        writePlaylist(&state)
     }
 
     private func writeWithRetry(_ uri: String, _ bytes: ByteBuffer, _ state: inout State) throws {
@@ -285,9 +296,11 @@ final class StreamPackager: StreamOutput {
         files.remove(oldest.uri)
     }
 
-    private func writePlaylist(_ state: State) {
+    private func writePlaylist(_ state: inout State) {
+        let bytes = ByteBuffer(string: state.window.playlist.render())
+        state.playlistBytes = bytes
         do {
-            try files.write("index.m3u8", text: state.window.playlist.render())
+            try files.write("index.m3u8", bytes)
         } catch {
             logger.error("cannot write playlist", metadata: ["error": "\(error)"])
         }

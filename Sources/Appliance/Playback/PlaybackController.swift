@@ -64,8 +64,10 @@ struct PlaybackController: Sendable {
         guard isPlaylist || (name.hasSuffix(".ts") && name.count <= 64
                              && name.allSatisfy { $0.isASCII && ($0.isLetter || $0.isNumber || $0 == "-" || $0 == ".") }
                              && !name.hasPrefix(".")) else { throw MuxError.notFound }
-        if isPlaylist, let packager = packagers.packager(liveStreamID: entry.liveStreamID), !packager.isPlayable {
-            throw Self.notActive
+        if isPlaylist, let packager = packagers.packager(liveStreamID: entry.liveStreamID) {
+            // A live broadcast: the playlist comes from memory, no file system round trip.
+            guard let bytes = packager.playableMediaPlaylist else { throw Self.notActive }
+            return respond(request, bytes, contentType: "application/vnd.apple.mpegurl", cacheControl: "max-age=1")
         }
         guard let bytes = Self.read(packagers.directory(of: entry.liveStreamID) + "/" + name) else {
             throw isPlaylist ? Self.notActive : MuxError.notFound
