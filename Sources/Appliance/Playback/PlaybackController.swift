@@ -37,7 +37,7 @@ struct PlaybackController: Sendable {
     private func resolve(_ context: some RequestContext) throws -> PlaybackDirectory.Entry {
         requests.increment()
         let id = try context.parameters.require("playback_id")
-        guard id.count <= 64, id.allSatisfy({ $0.isASCII && ($0.isLetter || $0.isNumber) }),
+        guard id.utf8.count <= 64, id.utf8.allSatisfy(Self.isAlphanumeric),
               let entry = try directory.resolve(id) else { throw MuxError.notFound }
         guard entry.playbackID.policy == .public else {
             throw MuxError(status: .forbidden, type: "forbidden", messages: ["Signed playback is not supported yet"])
@@ -61,8 +61,8 @@ struct PlaybackController: Sendable {
         let entry = try resolve(context)
         let name = try context.parameters.require("file")
         let isPlaylist = name == "index.m3u8"
-        guard isPlaylist || (name.hasSuffix(".ts") && name.count <= 64
-                             && name.allSatisfy { $0.isASCII && ($0.isLetter || $0.isNumber || $0 == "-" || $0 == ".") }
+        guard isPlaylist || (name.hasSuffix(".ts") && name.utf8.count <= 64
+                             && name.utf8.allSatisfy { Self.isAlphanumeric($0) || $0 == UInt8(ascii: "-") || $0 == UInt8(ascii: ".") }
                              && !name.hasPrefix(".")) else { throw MuxError.notFound }
         if isPlaylist, let packager = packagers.packager(liveStreamID: entry.liveStreamID) {
             // A live broadcast: the playlist comes from memory, no file system round trip.
@@ -100,6 +100,13 @@ struct PlaybackController: Sendable {
             return Response(status: status, headers: headers, body: .init { _ in })
         }
         return Response(status: status, headers: headers, body: .init(byteBuffer: body))
+    }
+
+    /// ASCII letters and digits: playback IDs and segment names use nothing else (checked on bytes,
+    /// not Characters, which would consult Unicode tables on every request).
+    static func isAlphanumeric(_ byte: UInt8) -> Bool {
+        (UInt8(ascii: "a")...UInt8(ascii: "z")).contains(byte) || (UInt8(ascii: "A")...UInt8(ascii: "Z")).contains(byte)
+            || (UInt8(ascii: "0")...UInt8(ascii: "9")).contains(byte)
     }
 
     /// Parses `bytes=a-b`, `bytes=a-` or `bytes=-n` against a file of `size` bytes (RFC 9110 §14.1.2).
