@@ -22,7 +22,7 @@ DEB_VERSION := ${shell sed -n '1s/^onair (\([^)]*\)).*/\1/p' packaging/debian/ch
 DEB := dist/onair_$(DEB_VERSION)_amd64.deb
 DEB_BUILD_DIR := dist/build
 
-.PHONY: all build run test unit-test e2e-test package-test deb deps test-deps clean
+.PHONY: all build run test unit-test e2e-test package-test deb deps test-deps clean bench
 
 all: build
 
@@ -96,6 +96,19 @@ package-test: deb test-deps
 	ONAIR_DEB=$(abspath $(DEB)) ONAIR_DEBUG=$(abspath $(ONAIR)) $(VENV)/bin/pytest -s -q Tests/PackageTests
 
 test: test-deps unit-test e2e-test package-test
+
+# onair vs nginx-rtmp side by side (issue 5): see bench/run.py. Writes bench/results.md.
+#   make bench                                                  default run (10 publishers, 20 s)
+#   make bench BENCH_ARGS=--smoke                               under 2 minutes
+#   make bench BENCH_ARGS="--publishers 50,100,200 --seconds 60" the full run
+BENCH_PACKAGES := ffmpeg nginx libnginx-mod-rtmp wrk openssl python3-venv
+BENCH_ARGS ?=
+bench: deps
+	$(call apt_install,$(BENCH_PACKAGES))
+	@[ -x $(VENV)/bin/pip ] || $(PYTHON) -m venv $(VENV)
+	@$(VENV)/bin/pip install -q --disable-pip-version-check -r bench/requirements.txt
+	$(SWIFT) build -c release --static-swift-stdlib --product onair -Xlinker -z -Xlinker now  # the same build as the .deb
+	$(VENV)/bin/python bench/run.py $(BENCH_ARGS)
 
 clean:
 	rm -rf .build .run $(VENV) dist

@@ -167,3 +167,22 @@ def test_metrics_pass_promtool_and_logs_hold_no_secrets(onair):
         assert secret not in log, "a secret reached the log"
     assert all(line[:1] == "<" and line[1:2].isdigit() and line[2:3] == ">" for line in log.splitlines() if line), \
         "every log line carries a <N> priority prefix"
+
+
+def test_a_notify_socket_nobody_reads_cannot_hang_the_service():
+    """sd_notify blocks on a full socket queue; onair must still stop on SIGTERM (found by the bench)."""
+    require(ONAIR)
+    server = Onair(Path(tempfile.mkdtemp(prefix="onair-deaf-manager-")))
+    notify = NotifySocket()  # bound, never read: its queue fills after a few datagrams
+    start_under_systemd(server, notify, watchdog_usec=100_000)
+    try:
+        time.sleep(4)  # well over the queue's worth of WATCHDOG=1/STATUS= datagrams
+        assert server.process.poll() is None
+        with socket.create_connection(("127.0.0.1", server.rtmp_port), timeout=2):
+            pass
+        server.process.send_signal(signal.SIGTERM)
+        assert server.process.wait(timeout=10) == 0
+    finally:
+        if server.process.poll() is None:
+            server.process.kill()
+        notify.close()
