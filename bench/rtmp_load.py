@@ -19,6 +19,9 @@ import sys
 import time
 from pathlib import Path
 
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "Tests/EndToEndTests"))
+from rtmp_client import amf0  # noqa: E402  (the tests' AMF0 encoder)
+
 CHUNK_SIZE = 4096
 CSID = {8: 4, 9: 6, 18: 5}  # audio, video, data chunk streams
 
@@ -40,22 +43,6 @@ def read_flv(path):
             tags.append((kind, ts, payload))
         offset += 11 + size + 4
     return tags
-
-
-def amf0(value):
-    if value is None:
-        return b"\x05"
-    if isinstance(value, bool):
-        return b"\x01" + (b"\x01" if value else b"\x00")
-    if isinstance(value, (int, float)):
-        return b"\x00" + struct.pack(">d", float(value))
-    if isinstance(value, str):
-        data = value.encode()
-        return b"\x02" + struct.pack(">H", len(data)) + data
-    if isinstance(value, dict):
-        body = b"".join(struct.pack(">H", len(k)) + k.encode() + amf0(v) for k, v in value.items())
-        return b"\x03" + body + b"\x00\x00\x09"
-    raise TypeError(value)
 
 
 def chunked(csid, type_id, stream_id, payload, timestamp=0, chunk_size=CHUNK_SIZE):
