@@ -66,27 +66,33 @@ struct Appliance: Sendable {
             packagers.settings = PackagerSettings(next.hls)
             budget.limit = next.hls.maxBytes
         }
-        let appliance = Appliance(store: store, hub: hub, rtmp: rtmp, services: [], logger: logger)
         let supervisor = Supervisor(notifier: notifier, health: health, status: status, logger: logger)
         FaultInjection.armFromEnvironment(logger: logger)
         return Appliance(store: store, hub: hub, rtmp: rtmp,
-                         services: [Ingest(appliance: appliance)] + http + [reloader, supervisor], logger: logger)
+                         services: [Ingest(rtmp: rtmp, hub: hub, logger: logger)] + http + [reloader, supervisor],
+                         logger: logger)
     }
 
     /// Stops ingest: no new connections, every broadcast ends (ENDLIST), publishers are closed.
     func stopIngest() async {
-        await rtmp.close()
-        await hub.endAll()
+        await Ingest(rtmp: rtmp, hub: hub, logger: logger).stop()
     }
 
     /// The RTMP side as a service: runs until graceful shutdown, then stops ingest.
     struct Ingest: Service {
-        let appliance: Appliance
+        let rtmp: RTMPServer
+        let hub: StreamHub
+        let logger: Logger
 
         func run() async throws {
             try? await gracefulShutdown()
-            appliance.logger.notice("stopping ingest")
-            await appliance.stopIngest()
+            logger.notice("stopping ingest")
+            await stop()
+        }
+
+        func stop() async {
+            await rtmp.close()
+            await hub.endAll()
         }
     }
 }

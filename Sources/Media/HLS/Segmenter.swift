@@ -88,6 +88,19 @@ public struct Segmenter: Sendable {
         let continues = open != nil && !restart
         let startsSegment = continues ? isCutPoint(sample) : canStartSegment(with: sample)
         let dropped = !continues && !startsSegment
+        if continues && !startsSegment {
+            // The common case: mux straight into the open segment; a throw rolls the bytes back.
+            let mark = open!.bytes.writerIndex
+            do {
+                try muxer.write(sample, into: &open!.bytes)
+            } catch {
+                open!.bytes.moveWriterIndex(to: mark)
+                throw error
+            }
+            record(sample)
+            self.muxer = muxer
+            return []
+        }
         var packets = ByteBuffer()
         if !dropped { try muxer.write(sample, into: &packets) }  // may throw: no state changed yet
 
@@ -107,11 +120,16 @@ public struct Segmenter: Sendable {
             pendingDiscontinuity = false
         }
         open!.bytes.writeImmutableBuffer(packets)
+        record(sample)
+        self.muxer = muxer
+        return closed
+    }
+
+    /// Notes a written sample's timing: the open segment's last timing DTS and the per-track steps.
+    private mutating func record(_ sample: MediaSample) {
         if sample.kind == timingKind { open!.lastTimingDTS = sample.dts }
         if let last = lastDTS[sample.kind], sample.dts > last { lastStep[sample.kind] = sample.dts - last }
         lastDTS[sample.kind] = sample.dts
-        self.muxer = muxer
-        return closed
     }
 
     /// Closes and returns the open segment (end of stream); nil when none is open.
