@@ -48,6 +48,8 @@ struct Appliance: Sendable {
                 "hls": "\(config.hls.directory)", "database": "\(config.storage.database)",
             ])
             notifier.ready(status: await status())
+            let released = StartupMemory.release()
+            logger.debug("start-up memory released", metadata: ["text": "\(released / 1024) KiB unmapped"])
         }
         let http = HTTPServers.make(config: config.http, .init(
             store: store, hub: hub, packagers: packagers, tokens: tokens, tls: tls, metrics: metrics,

@@ -24,7 +24,7 @@ enum HTTPServers {
     static func make(config: Config.HTTP, _ dependencies: Dependencies) -> [any Service] {
         let directory = PlaybackDirectory(store: dependencies.store)
         let playback = PlaybackController(directory: directory, packagers: dependencies.packagers,
-                                          requests: dependencies.playbackRequests)
+                                          requests: dependencies.playbackRequests, segments: SegmentCache())
         let api = LiveStreamsController(store: dependencies.store, hub: dependencies.hub, playback: directory,
                                         packagers: dependencies.packagers, maxBodySize: config.maxBodySize)
         let http1 = HTTP1Channel.Configuration(idleTimeout: .seconds(60))

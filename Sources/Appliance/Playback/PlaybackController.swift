@@ -1,6 +1,3 @@
-#if canImport(Glibc)
-import Glibc
-#endif
 import Foundation
 import Hummingbird
 
@@ -19,6 +16,8 @@ struct PlaybackController: Sendable {
     let packagers: PackagerFactory
     /// Playback requests served, for the STATUS line.
     let requests: RequestCounter
+    /// Segment bytes shared between the viewers of a live edge.
+    let segments: SegmentCache
 
     func register<Context: RequestContext>(on router: Router<Context>) {
         for method in [HTTPRequest.Method.get, .head] {
@@ -69,7 +68,8 @@ struct PlaybackController: Sendable {
             guard let bytes = packager.playableMediaPlaylist else { throw Self.notActive }
             return respond(request, bytes, contentType: "application/vnd.apple.mpegurl", cacheControl: "max-age=1")
         }
-        guard let bytes = Self.read(packagers.directory(of: entry.liveStreamID) + "/" + name) else {
+        let path = packagers.directory(of: entry.liveStreamID) + "/" + name
+        guard let bytes = isPlaylist ? SegmentCache.readFile(path) : segments.read(path) else {
             throw isPlaylist ? Self.notActive : MuxError.notFound
         }
         return isPlaylist
@@ -122,27 +122,5 @@ struct PlaybackController: Sendable {
         case (nil, let suffix?) where spec[0].isEmpty && suffix > 0: return max(0, size - suffix)...(size - 1)
         default: return nil
         }
-    }
-
-    /// Reads a whole file from tmpfs (segments are a few MB at most), or nil when it is missing.
-    static func read(_ path: String) -> ByteBuffer? {
-        let fd = open(path, O_RDONLY | O_CLOEXEC)
-        guard fd >= 0 else { return nil }
-        defer { close(fd) }
-        var info = stat()
-        guard fstat(fd, &info) == 0, info.st_size >= 0, info.st_size < 256 * 1024 * 1024 else { return nil }
-        var buffer = ByteBuffer()
-        let size = Int(info.st_size)
-        let complete = buffer.writeWithUnsafeMutableBytes(minimumWritableBytes: size) { raw in
-            var offset = 0
-            while offset < size {
-                let count = Glibc.read(fd, raw.baseAddress! + offset, size - offset)
-                if count < 0, errno == EINTR { continue }
-                if count <= 0 { break }
-                offset += count
-            }
-            return offset
-        }
-        return complete == size ? buffer : nil
     }
 }
