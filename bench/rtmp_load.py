@@ -20,39 +20,16 @@ import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "Tests/EndToEndTests"))
-from rtmp_client import amf0  # noqa: E402  (the tests' AMF0 encoder)
+from rtmp_client import amf0, read_flv  # noqa: E402  (the tests' AMF0 encoder and FLV reader)
+from rtmp_client import chunked as _chunked  # noqa: E402
 
 CHUNK_SIZE = 4096
 CSID = {8: 4, 9: 6, 18: 5}  # audio, video, data chunk streams
 
 
-def read_flv(path):
-    """[(type, timestamp_ms, payload)] from an FLV file (9-byte header, PreviousTagSize, tags)."""
-    data = Path(path).read_bytes()
-    assert data[:3] == b"FLV", f"{path} is not an FLV file"
-    offset = struct.unpack(">I", data[5:9])[0] + 4
-    tags = []
-    while offset + 11 <= len(data):
-        kind = data[offset] & 0x1F
-        size = int.from_bytes(data[offset + 1:offset + 4], "big")
-        ts = int.from_bytes(data[offset + 4:offset + 7], "big") | (data[offset + 7] << 24)
-        payload = data[offset + 11:offset + 11 + size]
-        if len(payload) < size:
-            break
-        if kind in (8, 9, 18):
-            tags.append((kind, ts, payload))
-        offset += 11 + size + 4
-    return tags
-
-
 def chunked(csid, type_id, stream_id, payload, timestamp=0, chunk_size=CHUNK_SIZE):
-    """One RTMP message: a type-0 chunk, then type-3 continuation chunks."""
-    extended = timestamp >= 0xFFFFFF
-    header = bytes([csid]) + (0xFFFFFF if extended else timestamp).to_bytes(3, "big")
-    header += len(payload).to_bytes(3, "big") + bytes([type_id]) + struct.pack("<I", stream_id)
-    ext = struct.pack(">I", timestamp) if extended else b""
-    parts = [payload[i:i + chunk_size] for i in range(0, len(payload), chunk_size)] or [b""]
-    return header + ext + parts[0] + b"".join(bytes([0xC0 | csid]) + ext + part for part in parts[1:])
+    """The tests' chunker with this generator's chunk size by default."""
+    return _chunked(csid, type_id, stream_id, payload, timestamp, chunk_size)
 
 
 def is_keyframe(kind, payload):

@@ -885,8 +885,8 @@ def print_table(rows):
 def main():
     parser = argparse.ArgumentParser(description="onair vs nginx-rtmp benchmark (issue 5)")
     parser.add_argument("--smoke", action="store_true", help="quick CI run: 1 remux push, 3 publishers for 15 s, wrk 3 s")
-    parser.add_argument("--publishers", default="10", help="comma-separated publisher counts (default 10)")
-    parser.add_argument("--seconds", type=float, default=20, help="seconds each concurrency test lasts (default 20)")
+    parser.add_argument("--publishers", default="50,100,200", help="comma-separated publisher counts (default 50,100,200, as issue 5 asks)")
+    parser.add_argument("--seconds", type=float, default=60, help="seconds each concurrency test lasts (default 60)")
     parser.add_argument("--remux-runs", type=int, default=3, help="full-speed pushes per server (default 3)")
     parser.add_argument("--wrk-seconds", type=int, default=10, help="seconds per wrk run (default 10)")
     parser.add_argument("--startups", type=int, default=3, help="launches per server for the startup figure (default 3)")

@@ -112,6 +112,24 @@ final class FakePublisher: Publisher {
         #expect(outputs.output(live.id)?.log == ["start \(first.session)", "end \(first.session)", "start \(second.session)"])
     }
 
+    @Test func maxPublishersRefusesANewBroadcastButNotATakeover() async throws {
+        let hub = StreamHub(directory: store, outputs: outputs, takeoverAfter: 5, maxPublishers: 2, logger: Logger(label: "test"))
+        let (a, b, c) = (try stream(), try stream(), try stream())
+        let first = FakePublisher()
+        _ = try accepted(await hub.authorise(streamKey: a.streamKey, publisher: first))
+        let grantB = try accepted(await hub.authorise(streamKey: b.streamKey, publisher: FakePublisher()))
+        guard case .refused(let code, _) = await hub.authorise(streamKey: c.streamKey, publisher: FakePublisher()) else {
+            Issue.record("a third stream was published with max_publishers 2"); return
+        }
+        #expect(code == "NetStream.Publish.Rejected")
+        // Taking over a silent session of a stream that is already published does not add a publisher.
+        first.activity.store(NIODeadline.now().uptimeNanoseconds &- 6_000_000_000, ordering: .relaxed)
+        _ = try accepted(await hub.authorise(streamKey: a.streamKey, publisher: FakePublisher()))
+        // A publisher that leaves frees its place.
+        await hub.publisherEnded(liveStreamID: b.id, session: grantB.session)
+        _ = try accepted(await hub.authorise(streamKey: c.streamKey, publisher: FakePublisher()))
+    }
+
     @Test func disabledStreamIsRefused() async throws {
         let live = try stream()
         try store.setStatus(id: live.id, .active)

@@ -9,10 +9,11 @@ import Testing
     let root = NSTemporaryDirectory() + "onair-packager-\(UUID().uuidString)"
     let record = try! AVCDecoderConfigurationRecord(parsing: ByteBuffer(bytes: [0x01, 0x64, 0x00, 0x1F, 0xFF, 0xE1, 0x00, 0x04, 0x67, 0x64, 0x00, 0x1F, 0x01, 0x00, 0x03, 0x68, 0xEE, 0x3C]))
 
-    func packager(playlistLength: Int = 3, grace: Int = 2, perStream: Int64 = 1 << 30, budget: HLSBudget = HLSBudget(limit: 1 << 30)) -> StreamPackager {
+    func packager(playlistLength: Int = 3, grace: Int = 2, perStream: Int64 = 1 << 30, budget: HLSBudget = HLSBudget(limit: 1 << 30),
+                  now: Int64 = 1_700_000_000_000, resumeWithin: Double = 0) -> StreamPackager {
         StreamPackager(liveStreamID: "s1", directory: root + "/s1",
                        settings: PackagerSettings(segmentDuration: 2, playlistLength: playlistLength, deleteGraceSegments: grace, maxBytesPerStream: perStream),
-                       budget: budget, wallClock: { 1_700_000_000_000 }, logger: Logger(label: "test"))
+                       budget: budget, wallClock: { now }, logger: Logger(label: "test"), resumeWithin: resumeWithin)
     }
 
     /// 30 fps video with a keyframe every 2 s, `seconds` long, starting at `start` seconds.
@@ -73,6 +74,57 @@ import Testing
         #expect(playlist.segments.map(\.discontinuity) == [false, false, false, true, false, false])
         let numbers = playlist.segments.map { Int($0.uri.split(separator: "-").last!.dropLast(3))! }
         #expect(numbers == Array(0..<6))
+    }
+
+    @Test func aBroadcastInterruptedByACrashContinuesAfterADiscontinuity() throws {
+        defer { try? FileManager.default.removeItem(atPath: root) }
+        let budget = HLSBudget(limit: 1 << 30)
+        do {
+            // The first process dies mid-broadcast: no sessionEnded, no ENDLIST.
+            let crashed = packager(playlistLength: 4, budget: budget)
+            crashed.sessionStarted(1)
+            crashed.tracks(video: .h264(record), audio: nil, session: 1)
+            feed(crashed, session: 1, seconds: 12)
+        }
+        #expect(budget.bytesUsed == 0)
+        let before = try MediaPlaylist(parsing: try playlistText())
+        #expect(!before.endList && before.segments.count == 4)
+        let now = Int64(Date().timeIntervalSince1970 * 1000)
+        let resumed = packager(playlistLength: 4, budget: budget, now: now, resumeWithin: 60)
+        #expect(resumed.playlist.segments == before.segments)
+        #expect(resumed.isPlayable, "players keep the old segments until new ones come")
+        let listedBytes = before.segments.reduce(Int64(0)) { total, segment in
+            total + Int64((try? FileManager.default.attributesOfItem(atPath: root + "/s1/" + segment.uri)[.size] as? Int) ?? 0)
+        }
+        #expect(listedBytes > 0 && budget.bytesUsed == listedBytes, "the kept segments count against the budget")
+        #expect(files().filter { $0.hasSuffix(".ts") }.count == 4, "grace leftovers are removed, listed segments kept")
+        resumed.sessionStarted(1)
+        resumed.tracks(video: .h264(record), audio: nil, session: 1)
+        feed(resumed, session: 1, seconds: 6)  // the encoder's timestamps restart at 0
+        let after = try MediaPlaylist(parsing: try playlistText())
+        #expect(after.mediaSequence == before.mediaSequence + 2)
+        #expect(after.segments.map(\.discontinuity) == [false, false, true, false])
+        #expect(after.segments.prefix(2) == before.segments.suffix(2))
+    }
+
+    @Test func anOldOrFinishedPlaylistIsNotContinued() throws {
+        defer { try? FileManager.default.removeItem(atPath: root) }
+        do {
+            let crashed = packager()
+            crashed.sessionStarted(1)
+            crashed.tracks(video: .h264(record), audio: nil, session: 1)
+            feed(crashed, session: 1, seconds: 8)
+        }
+        let later = Int64(Date().timeIntervalSince1970 * 1000) + 120_000
+        #expect(packager(now: later, resumeWithin: 60).playlist.segments.isEmpty, "interrupted two minutes ago")
+        #expect(files().isEmpty)
+
+        let finished = packager()
+        finished.sessionStarted(1)
+        finished.tracks(video: .h264(record), audio: nil, session: 1)
+        feed(finished, session: 1, seconds: 8)
+        finished.broadcastEnded()
+        #expect(packager(now: Int64(Date().timeIntervalSince1970 * 1000), resumeWithin: 60).playlist.segments.isEmpty)
     }
 
     @Test func byteBudgetDropsTheOldestSegments() throws {

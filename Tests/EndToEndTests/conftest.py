@@ -73,7 +73,7 @@ def tls_certificate():
 class Onair:
     """A running `onair serve` with its own config, database and HLS directory."""
 
-    def __init__(self, root: Path, **hls):
+    def __init__(self, root: Path, *, rtmp=None, http=None, **hls):
         self.root = root
         self.rtmp_port = free_port()
         self.https_port = free_port()
@@ -87,14 +87,15 @@ class Onair:
         read_hash = hashlib.sha256(self.read_token[1].encode()).hexdigest()
         hls_settings = {"segment_duration": 2, "playlist_length": 40, "delete_grace_segments": 6}
         hls_settings.update(hls)
+        rtmp_settings = {"handshake_timeout": 5, "idle_timeout": 10, **(rtmp or {})}
         lines = [
             "rtmp:",
             f'  listen: "127.0.0.1:{self.rtmp_port}"',
-            "  handshake_timeout: 5",
-            "  idle_timeout: 10",
+        ] + [f"  {k}: {v}" for k, v in rtmp_settings.items()] + [
             "http:",
             f'  listen: "127.0.0.1:{self.https_port}"',
             f'  plain_listen: "127.0.0.1:{self.http_port}"',
+        ] + [f"  {k}: {v}" for k, v in (http or {}).items()] + [
             "  tls:",
             f"    certificate: {self.certificate}",
             f"    key: {self.key}",
@@ -116,7 +117,7 @@ class Onair:
         self.process = None
 
     def start(self):
-        self.log = open(self.log_path, "wb")
+        self.log = open(self.log_path, "ab")  # a restart appends
         self.process = subprocess.Popen([ONAIR, "serve", "--config", str(self.config), "--log-level", "debug"],
                                         stdout=self.log, stderr=subprocess.STDOUT)
         deadline = time.monotonic() + 20

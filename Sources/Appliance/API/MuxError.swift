@@ -1,4 +1,5 @@
 import Foundation
+import GRDB
 import Hummingbird
 
 /// An API error in Mux's wire shape: `{"error": {"type": "...", "messages": ["..."]}}`.
@@ -19,6 +20,23 @@ struct MuxError: HTTPResponseError {
     }
     static let unavailable = MuxError(status: .serviceUnavailable, type: "service_unavailable",
                                       messages: ["The service is temporarily unavailable; try again"])
+
+    /// 503 for a database that cannot take the request now (disk full, I/O error, locked); nil for
+    /// errors that are the request's fault or a bug. SQLite rolls the transaction back: nothing is half-written.
+    static func unavailable(_ error: DatabaseError) -> MuxError? {
+        switch error.resultCode {
+        case .SQLITE_FULL:
+            MuxError(status: .serviceUnavailable, type: "service_unavailable",
+                     messages: ["The appliance's disk is full: the database cannot be written. Nothing was changed; free space and try again"])
+        case .SQLITE_IOERR, .SQLITE_CANTOPEN, .SQLITE_READONLY:
+            MuxError(status: .serviceUnavailable, type: "service_unavailable",
+                     messages: ["The database cannot be written (I/O error). Nothing was changed; try again"])
+        case .SQLITE_BUSY, .SQLITE_LOCKED:
+            MuxError(status: .serviceUnavailable, type: "service_unavailable", messages: ["The database is busy; try again"])
+        default:
+            nil
+        }
+    }
 
     private struct Body: Encodable {
         struct Inner: Encodable {
@@ -54,6 +72,10 @@ struct MuxErrorMiddleware<Context: RequestContext>: RouterMiddleware {
             case .methodNotAllowed: throw MuxError(status: .methodNotAllowed, type: "method_not_allowed", messages: ["Method not allowed"])
             default: throw MuxError(status: error.status, type: "invalid_request", messages: [error.body ?? error.status.reasonPhrase])
             }
+        } catch let error as DatabaseError where MuxError.unavailable(error) != nil {
+            context.logger.error("API request failed: database unavailable", metadata: [
+                "error": "\(error.resultCode)", "message": "\(error.message ?? "")", "path": "\(request.uri.path)"])
+            throw MuxError.unavailable(error)!
         } catch {
             context.logger.error("API request failed", metadata: ["error": "\(error)", "path": "\(request.uri.path)"])
             throw MuxError(status: .internalServerError, type: "internal_error", messages: ["Internal server error"])

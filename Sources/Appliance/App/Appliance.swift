@@ -27,7 +27,9 @@ struct Appliance: Sendable {
         let budget = HLSBudget(limit: config.hls.maxBytes)
         let packagers = PackagerFactory(root: config.hls.directory, settings: PackagerSettings(config.hls), budget: budget,
                                         logger: logger, wallClock: { Int64((Date().timeIntervalSince1970 * 1000).rounded()) })
-        let hub = StreamHub(directory: store, outputs: packagers, takeoverAfter: config.rtmp.takeoverAfter, logger: logger)
+        let hub = StreamHub(directory: store, outputs: packagers, takeoverAfter: config.rtmp.takeoverAfter,
+                            maxPublishers: config.rtmp.maxPublishers, maxContinuousDuration: config.rtmp.maxContinuousDuration,
+                            logger: logger)
         let tokens = AccessTokens(config.accessTokens)
         let tls = try TLSContexts(try HTTPServers.tlsConfiguration(config.http))
         let playbackRequests = RequestCounter()

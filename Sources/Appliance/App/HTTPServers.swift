@@ -1,6 +1,7 @@
 import Hummingbird
 import HummingbirdCore
 import Logging
+import NIOCore
 import NIOSSL
 import Prometheus
 import ServiceLifecycle
@@ -27,7 +28,11 @@ enum HTTPServers {
                                           requests: dependencies.playbackRequests, segments: SegmentCache())
         let api = LiveStreamsController(store: dependencies.store, hub: dependencies.hub, playback: directory,
                                         packagers: dependencies.packagers, maxBodySize: config.maxBodySize)
-        let http1 = HTTP1Channel.Configuration(idleTimeout: .seconds(60))
+        let requestTimeout = TimeAmount.milliseconds(Int64(config.requestTimeout * 1000))
+        let idleTimeout = TimeAmount.milliseconds(Int64(config.idleTimeout * 1000))
+        let http1 = HTTP1Channel.Configuration(
+            additionalChannelHandlers: [RequestDeadlineHandler(requestTimeout: requestTimeout, idleTimeout: idleTimeout)])
+        let connections = ConnectionCounter(limit: config.maxConnections)
         let onRunning = dependencies.onRunning
 
         let secure = Router()
@@ -38,7 +43,9 @@ enum HTTPServers {
         api.register(on: secure.group("video/v1").add(middleware: AuthMiddleware(tokens: dependencies.tokens)))
         playback.register(on: secure)
         var servers: [any Service] = [
-            Application(router: secure, server: .reloadableTLS(http1, contexts: dependencies.tls),
+            Application(router: secure, server: .limited(connections) { [tls = dependencies.tls] in
+                            ReloadableTLSChannel(base: HTTP1Channel(responder: $0, configuration: http1), contexts: tls)
+                        },
                         configuration: .init(address: .hostname(config.listen.host, port: config.listen.port), serverName: "onair"),
                         onServerRunning: { _ in await onRunning() }, logger: dependencies.logger),
         ]
@@ -48,7 +55,7 @@ enum HTTPServers {
             plain.add(middleware: MuxErrorMiddleware())
             addHealth(to: plain)
             playback.register(on: plain)
-            servers.append(Application(router: plain, server: .http1(configuration: http1),
+            servers.append(Application(router: plain, server: .limited(connections) { HTTP1Channel(responder: $0, configuration: http1) },
                                        configuration: .init(address: .hostname(plainListen.host, port: plainListen.port), serverName: "onair"),
                                        onServerRunning: { _ in await onRunning() }, logger: dependencies.logger))
         }

@@ -1,8 +1,15 @@
 import ArgumentParser
 import Foundation
 
-/// The `onair` command line: `serve`, `check-config`, `streams ...`, `version`.
+#if !ONAIR_FUZZ
+/// The process entry point (left out of the fuzzing build, where Appliance is a library).
 @main
+enum Entry {
+    static func main() async { await Onair.main() }
+}
+#endif
+
+/// The `onair` command line: `serve`, `check-config`, `streams ...`, `version`.
 struct Onair: AsyncParsableCommand {
     static let version = "0.1.0"
 

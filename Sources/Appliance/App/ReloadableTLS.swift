@@ -37,12 +37,3 @@ struct ReloadableTLSChannel<Base: ServerChildChannel>: ServerChildChannel {
         await base.handle(value: value, logger: logger)
     }
 }
-
-extension HTTPServerBuilder {
-    /// HTTP/1.1 over TLS with a reloadable certificate.
-    static func reloadableTLS(_ configuration: HTTP1Channel.Configuration, contexts: TLSContexts) -> HTTPServerBuilder {
-        .init { responder in
-            ReloadableTLSChannel(base: HTTP1Channel(responder: responder, configuration: configuration), contexts: contexts)
-        }
-    }
-}

@@ -16,6 +16,7 @@ struct Serve: AsyncParsableCommand {
 
     func run() async throws {
         let config = try options.load()
+        Self.raiseDescriptorLimit()
         let level = Logger.Level(rawValue: logLevel) ?? .info
         LoggingSystem.bootstrap { JournalLogHandler(label: $0, level: level) }
         let logger = Logger(label: "onair")
@@ -42,5 +43,15 @@ struct Serve: AsyncParsableCommand {
             throw ExitCode(1)
         }
         logger.notice("stopped")
+    }
+
+    /// Every encoder and viewer holds a descriptor: take the hard limit (the unit sets 65536), not the
+    /// 1024 soft limit a shell usually passes on.
+    static func raiseDescriptorLimit() {
+        var limit = rlimit()
+        let resource = __rlimit_resource_t(RLIMIT_NOFILE.rawValue)
+        guard getrlimit(resource, &limit) == 0, limit.rlim_cur < limit.rlim_max else { return }
+        limit.rlim_cur = limit.rlim_max
+        _ = setrlimit(resource, &limit)
     }
 }

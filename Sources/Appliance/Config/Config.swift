@@ -21,6 +21,11 @@ struct Config: Sendable, Equatable {
         var takeoverAfter = 5.0
         /// Most simultaneous RTMP connections.
         var maxConnections = 1000
+        /// Most streams published at once (a reconnect or takeover within a broadcast always fits).
+        var maxPublishers = 100
+        /// Longest a publisher may stay connected, in seconds, whatever a stream's own
+        /// `max_continuous_duration` says (Mux's maximum, 12 h, by default).
+        var maxContinuousDuration = 43200
     }
 
     /// HTTPS for playback and the Mux-compatible API; optional plain HTTP for playback only.
@@ -34,6 +39,12 @@ struct Config: Sendable, Equatable {
         var plainListen: ListenAddress?
         /// Largest API request body accepted.
         var maxBodySize = 64 * 1024
+        /// Most simultaneous HTTP(S) connections, both listeners together.
+        var maxConnections = 4096
+        /// Seconds from accept to a complete TLS handshake and request, and for every request's head and body.
+        var requestTimeout = 10.0
+        /// Seconds a kept-alive connection may wait for its next request.
+        var idleTimeout = 60.0
     }
 
     /// HLS packaging into tmpfs.

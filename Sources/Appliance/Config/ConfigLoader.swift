@@ -64,7 +64,8 @@ enum ConfigLoader {
         config.accessTokensFile = try top.string("access_tokens_file").flatMap { $0.isEmpty ? nil : $0 }
         if let rtmp = try top.section("rtmp") {
             try rtmp.only(["listen", "max_message_size", "max_chunk_streams", "max_amf_depth", "chunk_size",
-                           "handshake_timeout", "idle_timeout", "takeover_after", "max_connections"])
+                           "handshake_timeout", "idle_timeout", "takeover_after", "max_connections", "max_publishers",
+                           "max_continuous_duration"])
             config.rtmp.listen = try rtmp.address("listen") ?? config.rtmp.listen
             config.rtmp.maxMessageSize = try rtmp.int("max_message_size", 4096...(256 * 1024 * 1024)) ?? config.rtmp.maxMessageSize
             config.rtmp.maxChunkStreams = try rtmp.int("max_chunk_streams", 4...65599) ?? config.rtmp.maxChunkStreams
@@ -74,12 +75,17 @@ enum ConfigLoader {
             config.rtmp.idleTimeout = try rtmp.seconds("idle_timeout", 1...3600) ?? config.rtmp.idleTimeout
             config.rtmp.takeoverAfter = try rtmp.seconds("takeover_after", 0.5...600) ?? config.rtmp.takeoverAfter
             config.rtmp.maxConnections = try rtmp.int("max_connections", 1...1_000_000) ?? config.rtmp.maxConnections
+            config.rtmp.maxPublishers = try rtmp.int("max_publishers", 1...100_000) ?? config.rtmp.maxPublishers
+            config.rtmp.maxContinuousDuration = try rtmp.int("max_continuous_duration", 1...43200) ?? config.rtmp.maxContinuousDuration
         }
         if let http = try top.section("http") {
-            try http.only(["listen", "tls", "plain_listen", "max_body_size"])
+            try http.only(["listen", "tls", "plain_listen", "max_body_size", "max_connections", "request_timeout", "idle_timeout"])
             config.http.listen = try http.address("listen") ?? config.http.listen
             config.http.plainListen = try http.address("plain_listen")
             config.http.maxBodySize = try http.int("max_body_size", 1024...(16 * 1024 * 1024)) ?? config.http.maxBodySize
+            config.http.maxConnections = try http.int("max_connections", 1...1_000_000) ?? config.http.maxConnections
+            config.http.requestTimeout = try http.seconds("request_timeout", 0.5...300) ?? config.http.requestTimeout
+            config.http.idleTimeout = try http.seconds("idle_timeout", 1...3600) ?? config.http.idleTimeout
             if let tls = try http.section("tls") {
                 try tls.only(["certificate", "key"])
                 config.http.tlsCertificate = try tls.string("certificate") ?? config.http.tlsCertificate

@@ -2,7 +2,6 @@ import Logging
 import Media
 import NIOCore
 import NIOPosix
-import Synchronization
 
 /// The RTMP listener: one ``RTMPConnectionHandler`` per TCP connection, with an idle timeout and a
 /// cap on simultaneous connections.
@@ -53,27 +52,6 @@ final class RTMPServer: Sendable {
     func close() async {
         try? await channel.close()
     }
-}
-
-/// Counts open connections against a limit.
-final class ConnectionCounter: Sendable {
-    private let open = Atomic<Int>(0)
-    let limit: Int
-
-    init(limit: Int) { self.limit = limit }
-
-    /// Admits a connection if under the limit.
-    func enter() -> Bool {
-        if open.add(1, ordering: .relaxed).newValue > limit {
-            open.subtract(1, ordering: .relaxed)
-            return false
-        }
-        return true
-    }
-
-    func leave() { open.subtract(1, ordering: .relaxed) }
-
-    var count: Int { open.load(ordering: .relaxed) }
 }
 
 extension SocketAddress {

@@ -44,7 +44,7 @@ enum MetricsRegistry {
         ingestBytes: "RTMP bytes received from a live stream's publisher.",
         ingestFrames: "Audio and video frames received from a live stream's publisher.",
         segmentsWritten: "HLS segments written for a live stream.",
-        segmentsDropped: "HLS segments dropped for a live stream (byte budget or failed write).",
+        segmentsDropped: "HLS segments dropped for a live stream, by reason: budget (byte budget), disk_full (the file system filled up), write_failed (a segment could not be written and was skipped).",
         segmentPublishDelay: "Time from the sample that closes a segment to the playlist listing it.",
         activePublishers: "Live streams with a connected publisher.",
         hlsBytes: "Bytes of HLS segments on disk (tmpfs) for all streams.",

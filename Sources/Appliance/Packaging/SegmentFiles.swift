@@ -65,6 +65,20 @@ struct SegmentFiles: Sendable {
         unlink(directory + "/" + name)
     }
 
+    /// The size of a regular file `name` in bytes; nil when it is missing.
+    func size(_ name: String) -> Int64? {
+        var info = stat()
+        guard stat(directory + "/" + name, &info) == 0, (info.st_mode & S_IFMT) == S_IFREG else { return nil }
+        return Int64(info.st_size)
+    }
+
+    /// When `name` was last written, in milliseconds since the epoch; nil when it is missing.
+    func modificationTime(_ name: String) -> Int64? {
+        var info = stat()
+        guard stat(directory + "/" + name, &info) == 0 else { return nil }
+        return Int64(info.st_mtim.tv_sec) * 1000 + Int64(info.st_mtim.tv_nsec) / 1_000_000
+    }
+
     /// Names of the entries in the directory (empty if it does not exist).
     func names() -> [String] {
         (try? FileManager.default.contentsOfDirectory(atPath: directory)) ?? []

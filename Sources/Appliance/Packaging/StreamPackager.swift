@@ -50,12 +50,14 @@ final class StreamPackager: StreamOutput {
         let written: Counter
         let droppedForBudget: Counter
         let droppedForDisk: Counter
+        let droppedForSpace: Counter
         let publishDelay = Metrics.Timer(label: MetricsRegistry.segmentPublishDelay)
         init(liveStreamID: String) {
             let id = ("live_stream_id", liveStreamID)
             written = Counter(label: MetricsRegistry.segmentsWritten, dimensions: [id])
             droppedForBudget = Counter(label: MetricsRegistry.segmentsDropped, dimensions: [id, ("reason", "budget")])
             droppedForDisk = Counter(label: MetricsRegistry.segmentsDropped, dimensions: [id, ("reason", "write_failed")])
+            droppedForSpace = Counter(label: MetricsRegistry.segmentsDropped, dimensions: [id, ("reason", "disk_full")])
         }
     }
 
@@ -70,9 +72,12 @@ final class StreamPackager: StreamOutput {
     private let onEnd: @Sendable (String) -> Void
     private let meters: Meters
 
-    /// Prepares the directory: leftovers of an earlier broadcast are removed.
+    /// Prepares the directory. A playlist without ENDLIST written less than `resumeWithin` seconds ago
+    /// is a broadcast interrupted by a crash or power cut: it is continued (same media sequence, the
+    /// next segment after a discontinuity) so players keep going. Other leftovers are removed.
     init(liveStreamID: String, directory: String, settings: PackagerSettings, budget: HLSBudget,
-         wallClock: @escaping @Sendable () -> Int64, logger: Logger, onEnd: @escaping @Sendable (String) -> Void = { _ in }) {
+         wallClock: @escaping @Sendable () -> Int64, logger: Logger, resumeWithin: Double = 0,
+         onEnd: @escaping @Sendable (String) -> Void = { _ in }) {
         self.liveStreamID = liveStreamID
         self.onEnd = onEnd
         self.meters = Meters(liveStreamID: liveStreamID)
@@ -87,13 +92,41 @@ final class StreamPackager: StreamOutput {
         logger[metadataKey: "live_stream_id"] = "\(liveStreamID)"
         self.logger = logger
         let target = Int64(settings.segmentDuration * Double(MediaTime.timescale))
-        state = Mutex(State(window: LivePlaylistWindow(length: settings.playlistLength, targetDuration: target)))
+        var initial = State(window: LivePlaylistWindow(length: settings.playlistLength, targetDuration: target))
         do {
             try files.create()
-            for name in files.names() { files.remove(name) }
+            if let resumed = Self.unfinishedBroadcast(in: files, within: resumeWithin, now: wallClock()) {
+                initial.window = LivePlaylistWindow(length: settings.playlistLength, targetDuration: target, resuming: resumed.playlist)
+                initial.onDisk = resumed.onDisk.suffix(initial.window.playlist.segments.count)
+                initial.streamBytes = initial.onDisk.reduce(0) { $0 + $1.bytes }
+                initial.discontinuityPending = true
+                initial.playlistBytes = ByteBuffer(string: initial.window.playlist.render())
+                logger.notice("continuing an interrupted broadcast", metadata: [
+                    "segments": "\(initial.onDisk.count)", "media_sequence": "\(initial.window.playlist.mediaSequence)"])
+            }
+            let kept = Set(initial.onDisk.map(\.uri) + (initial.onDisk.isEmpty ? [] : ["index.m3u8"]))
+            for name in files.names() where !kept.contains(name) { files.remove(name) }
         } catch {
             logger.error("cannot prepare stream directory", metadata: ["error": "\(error)"])
         }
+        budget.add(initial.streamBytes)
+        state = Mutex(initial)
+    }
+
+    /// The playlist and segment sizes of a broadcast that stopped without ENDLIST less than `within`
+    /// seconds before `now` (milliseconds), with every listed segment still on disk; nil otherwise.
+    private static func unfinishedBroadcast(in files: SegmentFiles, within: Double, now: Int64) -> (playlist: MediaPlaylist, onDisk: [OnDisk])? {
+        guard within > 0, let written = files.modificationTime("index.m3u8"),
+              Double(now - written) / 1000 <= within,
+              let bytes = SegmentCache.readFile(files.directory + "/index.m3u8"),
+              let playlist = try? MediaPlaylist(parsing: String(buffer: bytes)),
+              !playlist.endList, !playlist.segments.isEmpty else { return nil }
+        var onDisk: [OnDisk] = []
+        for segment in playlist.segments {
+            guard !segment.uri.contains("/"), let size = files.size(segment.uri) else { return nil }
+            onDisk.append(OnDisk(uri: segment.uri, bytes: size, duration: segment.duration))
+        }
+        return (playlist, onDisk)
     }
 
     private var segmenterConfiguration: SegmenterConfiguration {
@@ -251,13 +284,23 @@ final class StreamPackager: StreamOutput {
         writePlaylist(&state)
     }
 
+    /// Writes a segment; on a full file system, drops the oldest segments (those that left the
+    /// playlist first, then the playlist's oldest) until it fits or nothing is left to drop.
     private func writeWithRetry(_ uri: String, _ bytes: ByteBuffer, _ state: inout State) throws {
-        do {
-            try files.write(uri, bytes)
-        } catch let failure as SegmentFiles.Failure where failure.isOutOfSpace {
-            let dropped = dropGrace(&state)
-            logger.error("disk full: dropped old segments", metadata: ["dropped": "\(dropped)"])
-            try files.write(uri, bytes)
+        var dropped = 0
+        defer {
+            if dropped > 0 {
+                meters.droppedForSpace.increment(by: dropped)
+                logger.error("disk full: dropped old segments", metadata: ["dropped": "\(dropped)", "stream_bytes": "\(state.streamBytes)"])
+            }
+        }
+        while true {
+            do {
+                return try files.write(uri, bytes)
+            } catch let failure as SegmentFiles.Failure where failure.isOutOfSpace {
+                guard dropOldest(&state) else { throw failure }
+                dropped += 1
+            }
         }
     }
 
@@ -265,12 +308,7 @@ final class StreamPackager: StreamOutput {
     /// segments: first those that already left the playlist, then the playlist's oldest.
     private func makeRoom(for size: Int64, _ state: inout State) {
         var dropped = 0
-        while !state.onDisk.isEmpty, state.streamBytes + size > settings.maxBytesPerStream || !budget.fits(size) {
-            if state.graceCount == 0 {
-                guard state.window.removeOldest() != nil else { break }
-                state.graceCount += 1
-            }
-            removeOldest(&state)
+        while state.streamBytes + size > settings.maxBytesPerStream || !budget.fits(size), dropOldest(&state) {
             dropped += 1
         }
         if dropped > 0 {
@@ -280,11 +318,16 @@ final class StreamPackager: StreamOutput {
         }
     }
 
-    @discardableResult
-    private func dropGrace(_ state: inout State) -> Int {
-        let count = state.graceCount
-        for _ in 0..<count { removeOldest(&state) }
-        return count
+    /// Deletes the oldest segment on disk, taking it out of the playlist first if it is still listed;
+    /// false when there is none.
+    private func dropOldest(_ state: inout State) -> Bool {
+        guard !state.onDisk.isEmpty else { return false }
+        if state.graceCount == 0 {
+            guard state.window.removeOldest() != nil else { return false }
+            state.graceCount += 1
+        }
+        removeOldest(&state)
+        return true
     }
 
     private func removeOldest(_ state: inout State) {
@@ -340,7 +383,8 @@ final class PackagerFactory: StreamOutputFactory {
         var settings = settings
         if stream.latencyMode != .standard { settings.segmentDuration = min(settings.segmentDuration, 1) }
         let packager = StreamPackager(liveStreamID: stream.id, directory: directory(of: stream.id), settings: settings,
-                                      budget: budget, wallClock: wallClock, logger: logger) { [weak self] id in
+                                      budget: budget, wallClock: wallClock, logger: logger,
+                                      resumeWithin: stream.reconnectWindow) { [weak self] id in
             self?.live.withLock { _ = $0.removeValue(forKey: id) }
         }
         live.withLock { $0[stream.id] = packager }

@@ -36,14 +36,19 @@ actor StreamHub {
     private let directory: any StreamDirectory
     private let outputs: any StreamOutputFactory
     private let takeoverAfterNanoseconds: UInt64
+    private let maxPublishers: Int
+    private let maxContinuousDuration: Int
     private let logger: Logger
     private var broadcasts: [String: Broadcast] = [:]
     private var sessionCounter = 0
 
-    init(directory: any StreamDirectory, outputs: any StreamOutputFactory, takeoverAfter: Double, logger: Logger) {
+    init(directory: any StreamDirectory, outputs: any StreamOutputFactory, takeoverAfter: Double, maxPublishers: Int = .max,
+         maxContinuousDuration: Int = .max, logger: Logger) {
         self.directory = directory
         self.outputs = outputs
         self.takeoverAfterNanoseconds = UInt64(takeoverAfter * 1e9)
+        self.maxPublishers = maxPublishers
+        self.maxContinuousDuration = maxContinuousDuration
         self.logger = logger
     }
 
@@ -65,6 +70,10 @@ actor StreamHub {
         guard stream.status != .disabled else {
             logger.notice("publish refused: stream disabled", metadata: ["live_stream_id": "\(stream.id)"])
             return .refused(code: "NetStream.Publish.BadName", description: "live stream is disabled")
+        }
+        if broadcasts[stream.id]?.publisher == nil, publishingCount >= maxPublishers {
+            logger.warning("publish refused: max_publishers reached", metadata: ["live_stream_id": "\(stream.id)", "max_publishers": "\(maxPublishers)"])
+            return .refused(code: "NetStream.Publish.Rejected", description: "the appliance is publishing its maximum number of streams")
         }
         sessionCounter += 1
         let session = sessionCounter
@@ -88,7 +97,7 @@ actor StreamHub {
             broadcast.output.sessionStarted(session)
             logger.info("publisher reconnected", metadata: ["live_stream_id": "\(stream.id)", "session": "\(session)"])
             return .accepted(PublishGrant(liveStreamID: stream.id, session: session, output: broadcast.output,
-                                          maxContinuousDuration: stream.maxContinuousDuration))
+                                          maxContinuousDuration: min(stream.maxContinuousDuration, maxContinuousDuration)))
         }
         let output = outputs.makeOutput(for: stream)
         broadcasts[stream.id] = Broadcast(output: output, publisher: publisher, session: session,
@@ -96,7 +105,7 @@ actor StreamHub {
         output.sessionStarted(session)
         logger.info("broadcast started", metadata: ["live_stream_id": "\(stream.id)", "session": "\(session)"])
         return .accepted(PublishGrant(liveStreamID: stream.id, session: session, output: output,
-                                      maxContinuousDuration: stream.maxContinuousDuration))
+                                      maxContinuousDuration: min(stream.maxContinuousDuration, maxContinuousDuration)))
     }
 
     /// The first media of a session arrived: the stream is active.

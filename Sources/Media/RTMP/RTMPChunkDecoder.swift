@@ -27,6 +27,10 @@ public struct RTMPChunkDecoder: Sendable {
     public let maximumChunkStreams: Int
     /// Largest chunk size the peer may announce.
     public let maximumChunkSize: Int
+    /// Most bytes of unfinished messages held at once, across chunk streams.
+    public let maximumPendingBytes: Int
+    /// Bytes of unfinished messages held now.
+    public private(set) var pendingBytes = 0
     private var streams: [UInt32: ChunkStream] = [:]
 
     /// What a chunk stream remembers from its last headers (fields of fmt 1/2/3 chunks reuse it).
@@ -45,6 +49,7 @@ public struct RTMPChunkDecoder: Sendable {
         maximumMessageSize = configuration.maximumMessageSize
         maximumChunkStreams = configuration.maximumChunkStreams
         maximumChunkSize = configuration.maximumIncomingChunkSize
+        maximumPendingBytes = configuration.maximumPendingBytes
     }
 
     /// Chunk stream ids that have state.
@@ -113,6 +118,7 @@ public struct RTMPChunkDecoder: Sendable {
             }
             // A new header in the middle of a message: the rest of the old one never comes. Lenient
             // like librtmp/ffmpeg: drop it and start the new message.
+            pendingBytes -= stream.partial?.readableBytes ?? 0
             stream.partial = nil
         default:
             startsMessage = stream.partial == nil
@@ -141,6 +147,8 @@ public struct RTMPChunkDecoder: Sendable {
                                   timestamp: stream.timestamp, payload: data)
             stream.partial = nil
         } else {
+            guard pendingBytes + take <= maximumPendingBytes else { throw RTMPError.tooMuchPendingData(limit: maximumPendingBytes) }
+            pendingBytes += take
             var partial = stream.partial ?? ByteBuffer()
             // Keep the buffer uniquely referenced while appending (the dictionary holds the old
             // copy of `stream`): otherwise every chunk would copy the whole message so far.
@@ -149,6 +157,7 @@ public struct RTMPChunkDecoder: Sendable {
             var data = data
             partial.writeBuffer(&data)
             if partial.readableBytes == stream.length {
+                pendingBytes -= partial.readableBytes
                 message = RTMPMessage(type: RTMPMessageType(rawValue: stream.type), messageStreamID: stream.messageStreamID,
                                       timestamp: stream.timestamp, payload: partial)
             } else {
@@ -174,6 +183,7 @@ public struct RTMPChunkDecoder: Sendable {
             guard let id = message.payload.getInteger(at: message.payload.readerIndex, as: UInt32.self) else {
                 throw RTMPError.malformedControlMessage(type: message.type.rawValue, length: message.payload.readableBytes)
             }
+            pendingBytes -= streams[id]?.partial?.readableBytes ?? 0
             streams[id]?.partial = nil
         default:
             break

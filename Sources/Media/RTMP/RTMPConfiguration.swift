@@ -7,6 +7,10 @@ public struct RTMPConfiguration: Sendable {
     public var maximumMessageSize: Int
     /// Most distinct chunk stream ids with state at once (64: encoders use fewer than 10).
     public var maximumChunkStreams: Int
+    /// Most bytes of unfinished messages held across all chunk streams at once (twice the largest
+    /// message by default: an encoder interleaves small audio messages with one large video message,
+    /// while without this cap 64 chunk streams could each hold a partial 8 MiB message).
+    public var maximumPendingBytes: Int
     /// Largest chunk size a peer may announce with Set Chunk Size (16 MiB; the spec allows 2^31-1,
     /// but a chunk is buffered whole before it is parsed).
     public var maximumIncomingChunkSize: Int
@@ -23,6 +27,7 @@ public struct RTMPConfiguration: Sendable {
     public init(
         maximumMessageSize: Int = 8 * 1024 * 1024,
         maximumChunkStreams: Int = 64,
+        maximumPendingBytes: Int? = nil,
         maximumIncomingChunkSize: Int = 16 * 1024 * 1024,
         maximumAMFDepth: Int = 16,
         outgoingChunkSize: Int = 4096,
@@ -31,6 +36,7 @@ public struct RTMPConfiguration: Sendable {
     ) {
         self.maximumMessageSize = maximumMessageSize
         self.maximumChunkStreams = maximumChunkStreams
+        self.maximumPendingBytes = maximumPendingBytes ?? 2 * maximumMessageSize
         self.maximumIncomingChunkSize = maximumIncomingChunkSize
         self.maximumAMFDepth = maximumAMFDepth
         // A chunk size must be 1...0x7FFFFFFF on the wire (RTMP 1.0 §5.4.1).

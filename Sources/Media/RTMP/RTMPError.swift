@@ -4,6 +4,8 @@ public enum RTMPError: Error, Equatable, Sendable {
     case unsupportedHandshakeVersion(UInt8)
     /// A message header announced a length above ``RTMPConfiguration/maximumMessageSize``.
     case messageTooLarge(length: Int, limit: Int)
+    /// Unfinished messages across chunk streams would hold more than ``RTMPConfiguration/maximumPendingBytes``.
+    case tooMuchPendingData(limit: Int)
     /// The peer used more distinct chunk stream ids than ``RTMPConfiguration/maximumChunkStreams``.
     case tooManyChunkStreams(limit: Int)
     /// Set Chunk Size announced 0, a value with the high bit set, or more than the limit.

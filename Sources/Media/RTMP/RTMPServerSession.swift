@@ -53,7 +53,15 @@ public struct RTMPServerSession: Sendable {
             input.writeBuffer(&buffer)
         }
         var outbox = RTMPSessionOutbox()
-        defer { input.discardReadBytes() }
+        defer {
+            // Usually nothing or a partial chunk is left: drop the consumed bytes without moving the rest
+            // unless they take up most of the buffer.
+            if input.readableBytes == 0 {
+                input.clear()
+            } else if input.readerIndex > input.capacity / 2 {
+                input.discardReadBytes()
+            }
+        }
 
         while handshake.state != .complete {
             let before = handshake.state

@@ -134,6 +134,29 @@ func decodeChunks(_ bytes: [UInt8], pieces: [Int] = [], configuration: RTMPConfi
         #expect(try decodeChunks(bytes, configuration: RTMPConfiguration(maximumChunkStreams: 3)).count == 3)
     }
 
+    @Test func limitsBytesHeldInUnfinishedMessagesAcrossChunkStreams() throws {
+        // Chunk size 128: three chunk streams each start a 300-byte message with one 128-byte chunk.
+        let chunk = String(repeating: "ab", count: 128)
+        let starts = ["03", "04", "05"].map { "\($0) 000000 00012c 09 01000000 " + chunk }
+        let configuration = RTMPConfiguration(maximumMessageSize: 300, maximumPendingBytes: 300)
+        #expect(throws: RTMPError.tooMuchPendingData(limit: 300)) {
+            _ = try decodeChunks(Hex.bytes(starts.joined(separator: " ")), configuration: configuration)
+        }
+        // Finishing a message gives its bytes back: stream 3 completes (128 + 128 + 44), then 4 and 5 fit.
+        let finish = "c3 " + chunk + " c3 " + String(repeating: "ab", count: 44)
+        var decoder = RTMPChunkDecoder(configuration: configuration)
+        var buffer = ByteBuffer(bytes: Hex.bytes(starts[0] + " " + finish + " " + starts[1] + " " + starts[2]))
+        let message = try #require(try decoder.decode(&buffer))
+        #expect(message.payload.readableBytes == 300)
+        #expect(try decoder.decode(&buffer) == nil)
+        #expect(decoder.pendingBytes == 256)
+        // A new header on stream 4 drops its unfinished message, and Abort drops stream 5's.
+        buffer.writeBytes(Hex.bytes("04 000000 000001 09 01000000 aa 02 000000 000004 02 00000000 00000005"))
+        _ = try decoder.decode(&buffer)
+        _ = try decoder.decode(&buffer)
+        #expect(decoder.pendingBytes == 0)
+    }
+
     @Test func oversizedMessageFailsOnTheHeaderAlone() {
         #expect(throws: RTMPError.messageTooLarge(length: 1001, limit: 1000)) {
             _ = try decodeChunks(Hex.bytes("03 000000 0003e9 09 01000000"), configuration: RTMPConfiguration(maximumMessageSize: 1000))

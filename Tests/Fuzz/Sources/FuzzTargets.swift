@@ -1,0 +1,157 @@
+// The fuzz targets: each feeds the bytes to a parser exactly as the appliance does and must neither
+// crash nor hang nor grow without bound; thrown errors are fine.
+@testable import Appliance
+import Media
+import NIOCore
+
+enum FuzzTarget: String, CaseIterable {
+    case chunk, handshake, session, amf0, amf3, flv, avc, asc, playlist, config, json
+
+    func run(_ bytes: UnsafeRawBufferPointer) {
+        let buffer = ByteBuffer(bytes: bytes)
+        switch self {
+        case .chunk: Self.chunk(buffer)
+        case .handshake: Self.handshake(buffer)
+        case .session: Self.session(buffer)
+        case .amf0: _ = try? AMF0Decoder().decodeAll(buffer)
+        case .amf3: Self.amf3(buffer)
+        case .flv: Self.flv(buffer)
+        case .avc: Self.avc(buffer)
+        case .asc: Self.asc(buffer)
+        case .playlist: _ = try? MediaPlaylist(parsing: String(decoding: bytes, as: UTF8.self))
+        case .config: _ = try? ConfigLoader.parse(String(decoding: bytes, as: UTF8.self))
+        case .json: Self.json(buffer)
+        }
+    }
+
+    /// Small limits so the fuzzer reaches them; the first byte splits the input in two reads.
+    static let rtmp = RTMPConfiguration(maximumMessageSize: 64 * 1024, maximumChunkStreams: 8, maximumAMFDepth: 8)
+
+    static func chunk(_ buffer: ByteBuffer) {
+        var decoder = RTMPChunkDecoder(configuration: rtmp)
+        for var part in split(buffer) {
+            while (try? decoder.decode(&part)).flatMap({ $0 }) != nil {}
+        }
+    }
+
+    static func handshake(_ buffer: ByteBuffer) {
+        var handshake = RTMPServerHandshake(random: [7])
+        for var part in split(buffer) {
+            while part.readableBytes > 0, handshake.state != .complete {
+                let before = part.readableBytes
+                guard (try? handshake.receive(&part)) != nil else { return }
+                if part.readableBytes == before { break }
+            }
+        }
+    }
+
+    /// The whole ingest path: session, commands, FLV, codecs, the segmenter and the MPEG-TS muxer.
+    static func session(_ buffer: ByteBuffer) {
+        var session = RTMPServerSession(configuration: rtmp, handshakeRandom: [7])
+        var media = MediaPipeline()
+        for var part in split(buffer) {
+            guard var actions = try? session.receive(&part) else { return }
+            while !actions.isEmpty {
+                var next: [RTMPSessionAction] = []
+                for action in actions {
+                    switch action {
+                    case .publishRequested: next += session.acceptPublish()
+                    case .video(let timestamp, let payload): media.video(timestamp, payload)
+                    case .audio(let timestamp, let payload): media.audio(timestamp, payload)
+                    case .metadata(_, let values): media.demuxer.metadata(values)
+                    default: break
+                    }
+                }
+                actions = next
+            }
+        }
+        media.finish()
+    }
+
+    static func amf3(_ buffer: ByteBuffer) {
+        var buffer = buffer
+        var decoder = AMF3Decoder(maximumDepth: 8)
+        while buffer.readableBytes > 0, (try? decoder.decode(&buffer)) != nil {}
+    }
+
+    /// Records of [kind: 1][timestamp: 4][length: 2][body], as tag bodies reach the demuxer.
+    static func flv(_ buffer: ByteBuffer) {
+        var buffer = buffer
+        var media = MediaPipeline()
+        while let kind = buffer.readInteger(as: UInt8.self), let timestamp = buffer.readInteger(as: UInt32.self),
+              let length = buffer.readInteger(as: UInt16.self) {
+            let body = buffer.readSlice(length: min(Int(length), buffer.readableBytes)) ?? ByteBuffer()
+            switch kind % 3 {
+            case 0: media.video(Int64(timestamp), body); _ = try? FLVVideoTag(parsing: body)
+            case 1: media.audio(Int64(timestamp), body); _ = try? FLVAudioTag(parsing: body)
+            default: media.demuxer.metadata((try? AMF0Decoder().decodeAll(body)) ?? [])
+            }
+        }
+        media.finish()
+    }
+
+    static func avc(_ buffer: ByteBuffer) {
+        if let record = try? AVCDecoderConfigurationRecord(parsing: buffer) {
+            for sps in record.sequenceParameterSets { _ = try? SequenceParameterSet(parsing: sps) }
+            _ = try? AnnexB.nalUnits(inAVCC: buffer, nalUnitLengthSize: record.nalUnitLengthSize)
+        }
+        _ = try? SequenceParameterSet(parsing: buffer)
+    }
+
+    static func asc(_ buffer: ByteBuffer) {
+        guard let config = try? AudioSpecificConfig(parsing: buffer) else { return }
+        if let header = try? ADTSHeader(config: config, payloadLength: buffer.readableBytes) {
+            var out = ByteBuffer()
+            header.write(into: &out)
+        }
+    }
+
+    static func json(_ buffer: ByteBuffer) {
+        _ = try? JSONParser.parse(buffer.readableBytesView)
+        _ = try? LiveStreamRequest(body: buffer)
+    }
+
+    /// Splits at a position taken from the first byte, so partial reads get exercised too.
+    static func split(_ buffer: ByteBuffer) -> [ByteBuffer] {
+        var buffer = buffer
+        guard let first = buffer.readInteger(as: UInt8.self), buffer.readableBytes > 1 else { return [buffer] }
+        let at = Int(first) * buffer.readableBytes / 256
+        return [buffer.getSlice(at: buffer.readerIndex, length: at)!, buffer.getSlice(at: buffer.readerIndex + at, length: buffer.readableBytes - at)!]
+    }
+}
+
+/// FLV bodies -> demuxer -> segmenter (MPEG-TS), as the packager runs them.
+struct MediaPipeline {
+    var demuxer = FLVDemuxer(maximumPendingDuration: 90_000, maximumPendingSamples: 64)
+    var segmenter = Segmenter(configuration: SegmenterConfiguration(targetDuration: 90_000))
+    var bytes = 0
+
+    mutating func video(_ timestamp: Int64, _ body: ByteBuffer) {
+        handle((try? demuxer.video(timestamp: timestamp, body: body)) ?? [])
+    }
+
+    mutating func audio(_ timestamp: Int64, _ body: ByteBuffer) {
+        handle((try? demuxer.audio(timestamp: timestamp, body: body)) ?? [])
+    }
+
+    mutating func handle(_ events: [FLVDemuxerEvent]) {
+        for event in events {
+            switch event {
+            case .tracks(let video, let audio): keep(segmenter.setTracks(video: video, audio: audio))
+            case .sample(let sample): keep((try? segmenter.append(sample)) ?? [])
+            }
+        }
+    }
+
+    mutating func finish() {
+        if let last = segmenter.finish() { keep([last]) }
+    }
+
+    /// Every segment must be whole 188-byte packets.
+    mutating func keep(_ segments: [Segment]) {
+        for segment in segments {
+            precondition(segment.bytes.readableBytes % 188 == 0, "a segment of \(segment.bytes.readableBytes) bytes")
+            bytes += segment.bytes.readableBytes
+        }
+    }
+}
