@@ -64,9 +64,10 @@ let package = Package(
         appliance,
     ] + (fuzzing ? [
         // libFuzzer driver: `onair-fuzz TARGET [libFuzzer options] [corpus...]`.
+        .target(name: "CFuzzDriver", path: "Tests/Fuzz/CFuzzDriver"),
         .executableTarget(
             name: "OnairFuzz",
-            dependencies: ["Media", "Appliance", .product(name: "NIOCore", package: "swift-nio")],
+            dependencies: ["Media", "Appliance", "CFuzzDriver", .product(name: "NIOCore", package: "swift-nio")],
             path: "Tests/Fuzz/Sources",
             swiftSettings: fuzzFlags,
             linkerSettings: [.unsafeFlags(["-sanitize=address"]), .linkedLibrary("stdc++")]

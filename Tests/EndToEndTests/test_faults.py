@@ -91,7 +91,7 @@ def test_a_full_tmpfs_drops_the_oldest_segments_and_ingest_goes_on(root):
     mount_tmpfs(root / "hls", "5m")  # room for about six 640x360 segments
     clip = make_clip("av", 60, size="640x360")
     server = Onair(root, playlist_length=10, delete_grace_segments=2).start()
-    live = server.create_stream()
+    live = server.create_stream(reconnect_window=0)
     code, err = finish(server.publish(clip, live, realtime=False))
     assert code == 0, f"ingest stopped when the disk filled up: {err}"
     playlist = server.wait_for_endlist(live)

@@ -12,7 +12,7 @@ import m3u8
 import pytest
 
 import rtmp_client
-from conftest import Onair, decode_errors, finish, make_clip
+from conftest import Onair, decode_errors, finish, first_packet_times, make_clip
 
 CLIP_SECONDS = 24
 PTS_WRAP_MS = (1 << 33) // 90  # 26.5 h
@@ -36,6 +36,17 @@ def test_timestamps_across_each_wrap_keep_the_playlist_continuous(onair, start_m
     assert all(abs(d - 2.0) < 0.1 for d in durations[:-1]), f"segments are not cut every 2 s: {durations}"
     assert abs(sum(durations) - CLIP_SECONDS) < 1.0, f"{sum(durations)} s listed for a {CLIP_SECONDS} s clip: {durations}"
     assert decode_errors(onair.playlist_path(live)) == ""
+    # The segments really carry the shifted timestamps (PTS modulo 2^33 ticks): the wrap happened inside.
+    wrap = (1 << 33) / 90_000
+    folder = onair.playlist_path(live).parent
+    first = first_packet_times(folder / playlist.segments[0].uri)["video"]
+    last = first_packet_times(folder / playlist.segments[-1].uri)["video"]
+    expected_first = (start_ms / 1000) % wrap
+    expected_last = (start_ms / 1000 + sum(durations[:-1])) % wrap
+
+    def distance(a, b):  # ffprobe may show a PTS just below the wrap as negative
+        return abs((a - b + wrap / 2) % wrap - wrap / 2)
+    assert distance(first, expected_first) < 5 and distance(last, expected_last) < 5, (first, expected_first, last, expected_last)
 
 
 def test_max_continuous_duration_disconnects_the_publisher():
