@@ -202,3 +202,18 @@ def test_oversized_request_headers_end_that_request_only(onair):
     client.close()
     ok = requests.get(f"{onair.base_url}/healthz", verify=str(onair.certificate), timeout=5)
     assert ok.status_code == 200
+
+
+def test_a_kept_alive_connection_is_closed_after_the_idle_timeout(strict):
+    client = tls_client(strict.https_port)
+    client.sendall(b"GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n")
+    assert b"200" in client.recv(4096)
+    answered = time.monotonic()
+    client.settimeout(TIMEOUT + SLACK + 5)
+    try:
+        assert client.recv(4096) == b"", "the server sent something unasked"
+    except (ConnectionError, ssl.SSLError):
+        pass
+    idle = time.monotonic() - answered
+    assert TIMEOUT - 0.5 <= idle <= TIMEOUT + SLACK, f"closed after {idle:.1f} s, http.idle_timeout is {TIMEOUT} s"
+    client.close()

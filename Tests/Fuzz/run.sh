@@ -11,6 +11,7 @@ shift 3
 here=$(cd "$(dirname "$0")" && pwd)
 targets=("$@")
 [ ${#targets[@]} -gt 0 ] || targets=(chunk handshake session amf0 amf3 flv avc asc playlist config json)
+mkdir -p "$work"
 summary=$work/summary.txt
 : > "$summary"
 failed=0
