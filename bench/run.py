@@ -175,7 +175,8 @@ class OnairServer(Server):
     def __init__(self, root, binary):
         conftest.ONAIR = binary
         self.binary = binary
-        self.conf = conftest.Onair(root, segment_duration=SEGMENT, playlist_length=WINDOW, delete_grace_segments=WINDOW)
+        self.conf = conftest.Onair(root, rtmp={"max_connections": 10000, "max_publishers": 10000},
+                                   segment_duration=SEGMENT, playlist_length=WINDOW, delete_grace_segments=WINDOW)
         self.rtmp_port, self.https_port, self.http_port = self.conf.rtmp_port, self.conf.https_port, self.conf.http_port
         self.hls_dir = self.conf.hls_dir
         self.root = root

@@ -107,6 +107,21 @@ import Testing
         #expect(after.segments.prefix(2) == before.segments.suffix(2))
     }
 
+    @Test func aResumeKeepsTheNewestSegmentsStillOnDisk() throws {
+        defer { try? FileManager.default.removeItem(atPath: root) }
+        do {
+            let crashed = packager(playlistLength: 4)
+            crashed.sessionStarted(1)
+            crashed.tracks(video: .h264(record), audio: nil, session: 1)
+            feed(crashed, session: 1, seconds: 12)
+        }
+        let before = try MediaPlaylist(parsing: try playlistText())
+        try FileManager.default.removeItem(atPath: root + "/s1/" + before.segments[1].uri)  // lost with the crash
+        let resumed = packager(playlistLength: 4, now: Int64(Date().timeIntervalSince1970 * 1000), resumeWithin: 60)
+        #expect(resumed.playlist.segments == Array(before.segments.suffix(2)))
+        #expect(resumed.playlist.mediaSequence == before.mediaSequence + 2, "sequence numbers stay right")
+    }
+
     @Test func anOldOrFinishedPlaylistIsNotContinued() throws {
         defer { try? FileManager.default.removeItem(atPath: root) }
         do {

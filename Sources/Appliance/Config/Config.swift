@@ -22,7 +22,7 @@ struct Config: Sendable, Equatable {
         /// Most simultaneous RTMP connections.
         var maxConnections = 1000
         /// Most streams published at once (a reconnect or takeover within a broadcast always fits).
-        var maxPublishers = 100
+        var maxPublishers = 500
         /// Longest a publisher may stay connected, in seconds, whatever a stream's own
         /// `max_continuous_duration` says (Mux's maximum, 12 h, by default).
         var maxContinuousDuration = 43200

@@ -114,18 +114,24 @@ final class StreamPackager: StreamOutput {
     }
 
     /// The playlist and segment sizes of a broadcast that stopped without ENDLIST less than `within`
-    /// seconds before `now` (milliseconds), with every listed segment still on disk; nil otherwise.
+    /// seconds before `now` (milliseconds): its newest segments whose files are still there (older ones
+    /// count as having left the window, so sequence numbers stay right); nil when none are.
     private static func unfinishedBroadcast(in files: SegmentFiles, within: Double, now: Int64) -> (playlist: MediaPlaylist, onDisk: [OnDisk])? {
         guard within > 0, let written = files.modificationTime("index.m3u8"),
               Double(now - written) / 1000 <= within,
               let bytes = SegmentCache.readFile(files.directory + "/index.m3u8"),
-              let playlist = try? MediaPlaylist(parsing: String(buffer: bytes)),
-              !playlist.endList, !playlist.segments.isEmpty else { return nil }
+              var playlist = try? MediaPlaylist(parsing: String(buffer: bytes)),
+              !playlist.endList else { return nil }
         var onDisk: [OnDisk] = []
-        for segment in playlist.segments {
-            guard !segment.uri.contains("/"), let size = files.size(segment.uri) else { return nil }
-            onDisk.append(OnDisk(uri: segment.uri, bytes: size, duration: segment.duration))
+        for segment in playlist.segments.reversed() {
+            guard !segment.uri.contains("/"), let size = files.size(segment.uri) else { break }
+            onDisk.insert(OnDisk(uri: segment.uri, bytes: size, duration: segment.duration), at: 0)
         }
+        guard !onDisk.isEmpty else { return nil }
+        let gone = playlist.segments.prefix(playlist.segments.count - onDisk.count)
+        playlist.mediaSequence += gone.count
+        playlist.discontinuitySequence += gone.filter(\.discontinuity).count
+        playlist.segments.removeFirst(gone.count)
         return (playlist, onDisk)
     }
 
@@ -263,6 +269,7 @@ final class StreamPackager: StreamOutput {
             logger.error("segment skipped: cannot write it", metadata: ["segment": "\(uri)", "error": "\(error)"])
             meters.droppedForDisk.increment()
             state.discontinuityPending = true
+            writePlaylist(&state)  // making room may have taken segments out of the playlist
             return
         }
         meters.written.increment()

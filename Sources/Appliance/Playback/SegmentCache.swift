@@ -7,7 +7,8 @@ import Synchronization
 /// Segment bytes shared by every viewer of a live edge: the first request reads the file from tmpfs,
 /// later ones get the same ByteBuffer (no open/read/copy per request) for as long as the file is still
 /// the same (inode, size, modification time, checked with one `stat` per request, so a segment deleted
-/// from the window stops being served at once). Least recently used entries go beyond `capacity` bytes.
+/// from the window stops being served at once). Least recently used entries go beyond `capacity` bytes
+/// (counted as allocated: NIO rounds buffers up to a power of two).
 /// Filled by viewers only: a stream nobody watches costs nothing here.
 final class SegmentCache: Sendable {
     struct Identity: Equatable {
@@ -35,7 +36,7 @@ final class SegmentCache: Sendable {
     let capacity: Int
     private let state = Mutex(State())
 
-    init(capacity: Int = 16 * 1024 * 1024) {
+    init(capacity: Int = 32 * 1024 * 1024) {
         self.capacity = capacity
     }
 
@@ -59,7 +60,7 @@ final class SegmentCache: Sendable {
         }
         if let hit { return hit }
         guard let bytes = Self.readFile(path), bytes.readableBytes == identity.size else { return nil }
-        if bytes.readableBytes <= capacity / 4 { insert(path, Entry(identity: identity, bytes: bytes, lastUse: 0)) }
+        if bytes.capacity <= capacity / 4 { insert(path, Entry(identity: identity, bytes: bytes, lastUse: 0)) }
         return bytes
     }
 
@@ -68,10 +69,10 @@ final class SegmentCache: Sendable {
             state.clock += 1
             var entry = entry
             entry.lastUse = state.clock
-            if let old = state.entries.updateValue(entry, forKey: path) { state.bytes -= old.bytes.readableBytes }
-            state.bytes += entry.bytes.readableBytes
+            if let old = state.entries.updateValue(entry, forKey: path) { state.bytes -= old.bytes.capacity }
+            state.bytes += entry.bytes.capacity
             while state.bytes > capacity, let oldest = state.entries.min(by: { $0.value.lastUse < $1.value.lastUse }) {
-                state.bytes -= oldest.value.bytes.readableBytes
+                state.bytes -= oldest.value.bytes.capacity
                 state.entries[oldest.key] = nil
             }
         }

@@ -93,6 +93,7 @@ public struct RTMPChunkDecoder: Sendable {
         }
 
         var startsMessage = true
+        var abandoned = 0
         switch format {
         case 0, 1, 2:
             let headerLength = [11, 7, 3][Int(format)]
@@ -117,8 +118,9 @@ public struct RTMPChunkDecoder: Sendable {
                 stream.timestampField = field
             }
             // A new header in the middle of a message: the rest of the old one never comes. Lenient
-            // like librtmp/ffmpeg: drop it and start the new message.
-            pendingBytes -= stream.partial?.readableBytes ?? 0
+            // like librtmp/ffmpeg: drop it and start the new message (its bytes are given back below,
+            // once this chunk is read whole and the change is kept).
+            abandoned = stream.partial?.readableBytes ?? 0
             stream.partial = nil
         default:
             startsMessage = stream.partial == nil
@@ -140,6 +142,7 @@ public struct RTMPChunkDecoder: Sendable {
         let received = stream.partial?.readableBytes ?? 0
         let take = min(chunkSize, stream.length - received)
         guard let data = view.readSlice(length: take) else { return nil }
+        pendingBytes -= abandoned
 
         var message: RTMPMessage?
         if received == 0 && take == stream.length {

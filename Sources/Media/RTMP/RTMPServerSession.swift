@@ -54,11 +54,9 @@ public struct RTMPServerSession: Sendable {
         }
         var outbox = RTMPSessionOutbox()
         defer {
-            // Usually nothing or a partial chunk is left: drop the consumed bytes without moving the rest
-            // unless they take up most of the buffer.
-            if input.readableBytes == 0 {
-                input.clear()
-            } else if input.readerIndex > input.capacity / 2 {
+            // Usually nothing or a partial chunk is left: move the rest to the front only when the
+            // buffer is empty (indices reset, nothing copied) or mostly consumed.
+            if input.readableBytes == 0 || input.readerIndex > input.capacity / 2 {
                 input.discardReadBytes()
             }
         }

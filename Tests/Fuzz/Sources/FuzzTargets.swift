@@ -30,7 +30,10 @@ enum FuzzTarget: String, CaseIterable {
     static func chunk(_ buffer: ByteBuffer) {
         var decoder = RTMPChunkDecoder(configuration: rtmp)
         for var part in split(buffer) {
-            while (try? decoder.decode(&part)).flatMap({ $0 }) != nil {}
+            while (try? decoder.decode(&part)).flatMap({ $0 }) != nil {
+                precondition((0...rtmp.maximumPendingBytes).contains(decoder.pendingBytes), "pendingBytes \(decoder.pendingBytes)")
+            }
+            precondition((0...rtmp.maximumPendingBytes).contains(decoder.pendingBytes), "pendingBytes \(decoder.pendingBytes)")
         }
     }
 

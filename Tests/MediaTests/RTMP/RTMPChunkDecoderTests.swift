@@ -157,6 +157,25 @@ func decodeChunks(_ bytes: [UInt8], pieces: [Int] = [], configuration: RTMPConfi
         #expect(decoder.pendingBytes == 0)
     }
 
+    @Test func aNewHeaderArrivingInPiecesGivesBackTheAbandonedBytesOnce() throws {
+        let chunk = String(repeating: "ab", count: 128)
+        var decoder = RTMPChunkDecoder(configuration: RTMPConfiguration(maximumMessageSize: 300, maximumPendingBytes: 300))
+        var buffer = ByteBuffer(bytes: Hex.bytes("03 000000 00012c 09 01000000 " + chunk))
+        #expect(try decoder.decode(&buffer) == nil)
+        #expect(decoder.pendingBytes == 128)
+        // A new fmt 0 header on the same chunk stream, its payload trickling in: every call re-reads the
+        // header and needs more bytes; the abandoned 128 bytes are given back when the chunk completes.
+        let next = Hex.bytes("03 000000 000004 09 01000000 aa bb cc dd")
+        for byte in next.dropLast() {
+            buffer.writeInteger(byte)
+            #expect(try decoder.decode(&buffer) == nil)
+            #expect(decoder.pendingBytes == 128)
+        }
+        buffer.writeInteger(next.last!)
+        #expect(try decoder.decode(&buffer)?.payload.readableBytes == 4)
+        #expect(decoder.pendingBytes == 0)
+    }
+
     @Test func oversizedMessageFailsOnTheHeaderAlone() {
         #expect(throws: RTMPError.messageTooLarge(length: 1001, limit: 1000)) {
             _ = try decodeChunks(Hex.bytes("03 000000 0003e9 09 01000000"), configuration: RTMPConfiguration(maximumMessageSize: 1000))
