@@ -9,7 +9,7 @@ import rtmp_client
 from api_helpers import API, call, data, session
 from conftest import make_clip
 
-SOAK_SECONDS = float(os.environ.get("ONAIR_SOAK_SECONDS", "180"))
+SOAK_SECONDS = float(os.environ.get("ONAIR_SOAK_SECONDS", "150"))
 GROWTH_BOUND_MB = 8.0
 
 
