@@ -45,7 +45,7 @@ import Testing
     @Test func leastRecentlyUsedEntriesGoBeyondTheCapacity() throws {
         defer { try? FileManager.default.removeItem(atPath: root) }
         let a = try write("a.ts", Array(repeating: 1, count: 100))
-        let each = try #require(SegmentCache.readFile(a)).capacity
+        let each = try #require(SegmentFiles.read(path: a)).capacity
         let cache = SegmentCache(capacity: 4 * each)
         let b = try write("b.ts", Array(repeating: 2, count: 100))
         let c = try write("c.ts", Array(repeating: 3, count: 100))

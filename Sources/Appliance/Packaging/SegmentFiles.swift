@@ -65,6 +65,33 @@ struct SegmentFiles: Sendable {
         unlink(directory + "/" + name)
     }
 
+    /// Reads a whole file from tmpfs (segments are a few MB at most), or nil when it is missing.
+    static func read(path: String) -> ByteBuffer? {
+        let fd = open(path, O_RDONLY | O_CLOEXEC)
+        guard fd >= 0 else { return nil }
+        defer { close(fd) }
+        var info = stat()
+        guard fstat(fd, &info) == 0, info.st_size >= 0, info.st_size < 256 * 1024 * 1024 else { return nil }
+        var buffer = ByteBuffer()
+        let size = Int(info.st_size)
+        let complete = buffer.writeWithUnsafeMutableBytes(minimumWritableBytes: size) { raw in
+            var offset = 0
+            while offset < size {
+                let count = Glibc.read(fd, raw.baseAddress! + offset, size - offset)
+                if count < 0, errno == EINTR { continue }
+                if count <= 0 { break }
+                offset += count
+            }
+            return offset
+        }
+        return complete == size ? buffer : nil
+    }
+
+    /// The whole of `name`, or nil when it is missing.
+    func read(_ name: String) -> ByteBuffer? {
+        Self.read(path: directory + "/" + name)
+    }
+
     /// The size of a regular file `name` in bytes; nil when it is missing.
     func size(_ name: String) -> Int64? {
         var info = stat()

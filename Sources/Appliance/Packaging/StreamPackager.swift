@@ -119,7 +119,7 @@ final class StreamPackager: StreamOutput {
     private static func unfinishedBroadcast(in files: SegmentFiles, within: Double, now: Int64) -> (playlist: MediaPlaylist, onDisk: [OnDisk])? {
         guard within > 0, let written = files.modificationTime("index.m3u8"),
               Double(now - written) / 1000 <= within,
-              let bytes = SegmentCache.readFile(files.directory + "/index.m3u8"),
+              let bytes = files.read("index.m3u8"),
               var playlist = try? MediaPlaylist(parsing: String(buffer: bytes)),
               !playlist.endList else { return nil }
         var onDisk: [OnDisk] = []

@@ -69,7 +69,7 @@ struct PlaybackController: Sendable {
             return respond(request, bytes, contentType: "application/vnd.apple.mpegurl", cacheControl: "max-age=1")
         }
         let path = packagers.directory(of: entry.liveStreamID) + "/" + name
-        guard let bytes = isPlaylist ? SegmentCache.readFile(path) : segments.read(path) else {
+        guard let bytes = isPlaylist ? SegmentFiles.read(path: path) : segments.read(path) else {
             throw isPlaylist ? Self.notActive : MuxError.notFound
         }
         return isPlaylist

@@ -59,7 +59,7 @@ final class SegmentCache: Sendable {
             return entry.bytes
         }
         if let hit { return hit }
-        guard let bytes = Self.readFile(path), bytes.readableBytes == identity.size else { return nil }
+        guard let bytes = SegmentFiles.read(path: path), bytes.readableBytes == identity.size else { return nil }
         if bytes.capacity <= capacity / 4 { insert(path, Entry(identity: identity, bytes: bytes, lastUse: 0)) }
         return bytes
     }
@@ -76,27 +76,5 @@ final class SegmentCache: Sendable {
                 state.entries[oldest.key] = nil
             }
         }
-    }
-
-    /// Reads a whole file from tmpfs (segments are a few MB at most), or nil when it is missing.
-    static func readFile(_ path: String) -> ByteBuffer? {
-        let fd = open(path, O_RDONLY | O_CLOEXEC)
-        guard fd >= 0 else { return nil }
-        defer { close(fd) }
-        var info = stat()
-        guard fstat(fd, &info) == 0, info.st_size >= 0, info.st_size < 256 * 1024 * 1024 else { return nil }
-        var buffer = ByteBuffer()
-        let size = Int(info.st_size)
-        let complete = buffer.writeWithUnsafeMutableBytes(minimumWritableBytes: size) { raw in
-            var offset = 0
-            while offset < size {
-                let count = Glibc.read(fd, raw.baseAddress! + offset, size - offset)
-                if count < 0, errno == EINTR { continue }
-                if count <= 0 { break }
-                offset += count
-            }
-            return offset
-        }
-        return complete == size ? buffer : nil
     }
 }
