@@ -20,8 +20,10 @@ let applianceDependencies: [Target.Dependency] = [
     .product(name: "NIOSSL", package: "swift-nio-ssl"),
     .product(name: "NIOHTTPTypes", package: "swift-nio-extras"),
     .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+    .product(name: "UnixSignals", package: "swift-service-lifecycle"),
     .product(name: "Metrics", package: "swift-metrics"),
     .product(name: "Prometheus", package: "swift-prometheus"),
+    .product(name: "Crypto", package: "swift-crypto"),
     "CSystemd",
 ]
 let applianceSettings: [SwiftSetting] = [.define("ONAIR_FAULTS", .when(configuration: .debug))] + fuzzFlags
@@ -49,6 +51,7 @@ let package = Package(
         .package(url: "https://github.com/swift-server/swift-service-lifecycle.git", from: "2.13.0"),
         .package(url: "https://github.com/apple/swift-metrics.git", from: "2.13.0"),
         .package(url: "https://github.com/swift-server/swift-prometheus.git", from: "2.4.0"),
+        .package(url: "https://github.com/apple/swift-crypto.git", from: "4.0.0"),
     ],
     targets: [
         // Pure media core: codecs, containers, RTMP and HLS. No I/O, no clocks, no logging.
@@ -79,7 +82,8 @@ let package = Package(
         ),
         .testTarget(
             name: "ApplianceTests",
-            dependencies: ["Appliance", "Media", .product(name: "NIOCore", package: "swift-nio")]
+            dependencies: ["Appliance", "Media", .product(name: "NIOCore", package: "swift-nio"),
+                           .product(name: "HummingbirdTesting", package: "hummingbird")]
         ),
     ]),
     swiftLanguageModes: [.v6]

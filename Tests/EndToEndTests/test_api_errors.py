@@ -340,12 +340,29 @@ def test_bad_playback_id_requests_are_400(onair):
         assert_error(r, 400, "invalid_parameters", mentions="policy")
         assert snapshot(onair) == before
 
-    check_all([({"policy": "drm"},), ({"policy": "bogus"},), ({"policy": 5},), ({},), ({"policy": None},),
+    check_all([({"policy": "drm"},), ({"policy": "bogus"},), ({"policy": 5},), ({"policy": None},),
                ({"policy": ["public"]},), ({"policy": "drm", "drm_configuration_id": "x"},)], run)
-    # The empty body (what a careless client sends) is no policy either.
-    r = call(s, onair, "POST", path, data=b"", headers={"Content-Type": "application/json"})
-    assert_error(r, 400, "invalid_parameters")
-    assert snapshot(onair) == before
+
+
+def test_playback_id_policy_is_optional_and_public_by_default(onair):
+    # Mux's CreatePlaybackIDRequest has no required field: `{}` and an empty body both make a public ID.
+    stream = make_stream(onair)
+    s = session(onair)
+    path = f"{API}/{stream['id']}/playback-ids"
+    made = [data(call(s, onair, "POST", path, json={}), 201),
+            data(call(s, onair, "POST", path, data=b"", headers={"Content-Type": "application/json"}), 201)]
+    assert [p["policy"] for p in made] == ["public", "public"]
+    listed = data(call(s, onair, "GET", f"{API}/{stream['id']}"), 200)["playback_ids"]
+    assert {p["id"] for p in made} <= {p["id"] for p in listed}
+
+
+def test_pages_far_beyond_the_last_are_empty_not_errors(onair):
+    # No page limit Mux does not have: a page past the end is an empty list, one past Int64 is a 400.
+    make_stream(onair)
+    s = session(onair)
+    assert data(call(s, onair, "GET", f"{API}?page=1000001&limit=100"), 200) == []
+    assert data(call(s, onair, "GET", f"{API}?page=9223372036854775807&limit=100"), 200) == []
+    assert_error(call(s, onair, "GET", f"{API}?page=9223372036854775808"), 400, "invalid_parameters", mentions="page")
 
 
 def test_bodiless_actions_accept_an_empty_json_body(onair):

@@ -102,16 +102,20 @@ struct LiveStreamRequest {
             }
             result.append(policy)
         }
-        guard result.count <= 10 else { problems.append("\(name) may list at most 10 policies"); return nil }
+        // Protects the box from a body of thousands of playback IDs; documented in docs/openapi.yaml.
+        guard result.count <= Self.maxPolicies else { problems.append("\(name) may list at most \(Self.maxPolicies) policies"); return nil }
         return result
     }
 
-    /// The `policy` of a create-playback-ID body (required).
+    /// The `policy` of a create-playback-ID body: optional, `public` when left out (as Mux does).
     mutating func playbackPolicy() -> PlaybackID.Policy? {
-        guard let value = present("policy") else { problems.append("policy is required (public or signed)"); return nil }
+        guard let value = present("policy") else { return .public }
         guard case .string = value else { problems.append("policy must be a string, not \(value.typeName)"); return nil }
         return policies("policy")?.first
     }
+
+    /// Most playback IDs one create request may ask for.
+    static let maxPolicies = 10
 
     /// A CreateLiveStreamRequest.
     mutating func newLiveStream() throws -> NewLiveStream {

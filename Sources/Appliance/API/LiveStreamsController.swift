@@ -2,91 +2,87 @@ import Foundation
 import Hummingbird
 
 /// Mux's live-stream API (`/video/v1/live-streams`, `/video/v1/playback-ids`): same paths, bodies,
-/// `{"data": ...}` envelope and status codes, so the official SDKs work against onair.
+/// `{"data": ...}` envelope and status codes, so the official SDKs work against onair. Reads go to
+/// the store; every change goes through ``LiveStreamService``, as the CLI's do.
 struct LiveStreamsController: Sendable {
     let store: LiveStreamStore
-    let hub: StreamHub
-    let playback: PlaybackDirectory
-    let packagers: PackagerFactory
+    let service: LiveStreamService
     let maxBodySize: Int
 
     func register<Context: RequestContext>(on group: RouterGroup<Context>) {
         group.post("live-streams") { request, context in try await create(request, context) }
-        group.get("live-streams") { request, _ in try list(request) }
-        group.get("live-streams/:id") { _, context in try envelope(try stream(context)) }
+        group.get("live-streams") { request, _ in try await list(request) }
+        group.get("live-streams/:id") { _, context in try envelope(LiveStreamJSON(try await stream(context))) }
         group.patch("live-streams/:id") { request, context in try await update(request, context) }
         group.delete("live-streams/:id") { _, context in try await delete(context) }
         group.post("live-streams/:id/reset-stream-key") { request, context in try await resetKey(request, context) }
-        group.put("live-streams/:id/complete") { request, context in try await action(request, context) { await hub.complete(liveStreamID: $0.id) } }
-        group.put("live-streams/:id/disable") { request, context in try await disable(request, context, true) }
-        group.put("live-streams/:id/enable") { request, context in try await disable(request, context, false) }
+        group.put("live-streams/:id/complete") { request, context in
+            try await action(request, context) { try await service.complete(id: $0) }
+        }
+        group.put("live-streams/:id/disable") { request, context in
+            try await action(request, context) { try await service.setDisabled(id: $0, true) }
+        }
+        group.put("live-streams/:id/enable") { request, context in
+            try await action(request, context) { try await service.setDisabled(id: $0, false) }
+        }
         group.post("live-streams/:id/playback-ids") { request, context in try await createPlaybackID(request, context) }
-        group.get("live-streams/:id/playback-ids/:playback_id") { _, context in try envelope(try playbackID(context).playbackID) }
-        group.delete("live-streams/:id/playback-ids/:playback_id") { _, context in try deletePlaybackID(context) }
-        group.get("playback-ids/:playback_id") { _, context in try lookupPlaybackID(context) }
+        group.get("live-streams/:id/playback-ids/:playback_id") { _, context in
+            try envelope(PlaybackIDJSON(try await playbackID(context).playbackID))
+        }
+        group.delete("live-streams/:id/playback-ids/:playback_id") { _, context in try await deletePlaybackID(context) }
+        group.get("playback-ids/:playback_id") { _, context in try await lookupPlaybackID(context) }
     }
 
     // MARK: Handlers
 
     private func create(_ request: Request, _ context: some RequestContext) async throws -> Response {
         var body = try LiveStreamRequest(body: try await collect(request))
-        let created = try store.create(try body.newLiveStream())
+        let created = try await service.create(try body.newLiveStream())
         context.logger.info("live stream created", metadata: ["live_stream_id": "\(created.id)"])
-        return try envelope(created, status: .created)
+        return try envelope(LiveStreamJSON(created), status: .created)
     }
 
-    private func list(_ request: Request) throws -> Response {
+    private func list(_ request: Request) async throws -> Response {
         let query = request.uri.queryParameters
         let limit = try Self.integer(query.get("limit"), name: "limit", range: 1...100) ?? 25
-        let page = try Self.integer(query.get("page"), name: "page", range: 1...1_000_000) ?? 1
+        let page = try Self.integer(query.get("page"), name: "page", range: 1...Int.max) ?? 1
         var status: LiveStream.Status?
         if let text = query.get("status") {
             guard let value = LiveStream.Status(rawValue: text) else { throw MuxError.invalid("status must be one of idle, active, disabled") }
             status = value
         }
         let streamKey = query.get("stream_key")
-        return try envelope(try store.liveStreams(limit: limit, page: page, status: status, streamKey: streamKey))
+        return try envelope(try await store.liveStreams(limit: limit, page: page, status: status, streamKey: streamKey).map(LiveStreamJSON.init))
     }
 
     private func update(_ request: Request, _ context: some RequestContext) async throws -> Response {
         let id = try context.parameters.require("id")
         var body = try LiveStreamRequest(body: try await collect(request))
         let changes = try body.update()
-        guard let updated = try store.update(id: id, changes) else { throw MuxError.notFound }
-        return try envelope(updated)
+        guard let updated = try await service.update(id: id, changes) else { throw MuxError.notFound }
+        return try envelope(LiveStreamJSON(updated))
     }
 
     private func delete(_ context: some RequestContext) async throws -> Response {
-        let stream = try stream(context)
-        guard try store.delete(id: stream.id) else { throw MuxError.notFound }
-        playback.invalidate()
-        await hub.stop(liveStreamID: stream.id, reason: "live stream deleted")
-        packagers.removeFiles(of: stream.id)
-        context.logger.info("live stream deleted", metadata: ["live_stream_id": "\(stream.id)"])
+        let id = try context.parameters.require("id")
+        guard try await service.delete(id: id) else { throw MuxError.notFound }
+        context.logger.info("live stream deleted", metadata: ["live_stream_id": "\(id)"])
         return Response(status: .noContent)
     }
 
     private func resetKey(_ request: Request, _ context: some RequestContext) async throws -> Response {
         _ = try await collect(request)
         let id = try context.parameters.require("id")
-        guard let updated = try store.resetStreamKey(id: id) else { throw MuxError.notFound }
-        await hub.disconnectPublisher(liveStreamID: id, reason: "stream key reset")
+        guard let updated = try await service.resetStreamKey(id: id) else { throw MuxError.notFound }
         context.logger.info("stream key reset", metadata: ["live_stream_id": "\(id)"])
-        return try envelope(updated, status: .created)
-    }
-
-    private func disable(_ request: Request, _ context: some RequestContext, _ disabled: Bool) async throws -> Response {
-        try await action(request, context) { stream in
-            _ = try store.setDisabled(id: stream.id, disabled)
-            if disabled { await hub.stop(liveStreamID: stream.id, reason: "live stream disabled") }
-        }
+        return try envelope(LiveStreamJSON(updated), status: .created)
     }
 
     /// enable, disable, complete: an empty body (or `{}`) in, `{"data": {}}` out.
     private func action(_ request: Request, _ context: some RequestContext,
-                        _ perform: (LiveStream) async throws -> Void) async throws -> Response {
+                        _ perform: (String) async throws -> Bool) async throws -> Response {
         _ = try await collect(request)
-        try await perform(try stream(context))
+        guard try await perform(try context.parameters.require("id")) else { throw MuxError.notFound }
         return try envelope([String: String]())
     }
 
@@ -95,36 +91,34 @@ struct LiveStreamsController: Sendable {
         var body = try LiveStreamRequest(body: try await collect(request))
         let policy = body.playbackPolicy()
         try body.check()
-        guard let policy, let created = try store.addPlaybackID(liveStreamID: id, policy: policy) else { throw MuxError.notFound }
-        playback.invalidate()
-        return try envelope(created, status: .created)
+        guard let policy, let created = try await service.addPlaybackID(liveStreamID: id, policy: policy) else { throw MuxError.notFound }
+        return try envelope(PlaybackIDJSON(created), status: .created)
     }
 
-    private func deletePlaybackID(_ context: some RequestContext) throws -> Response {
+    private func deletePlaybackID(_ context: some RequestContext) async throws -> Response {
         let id = try context.parameters.require("id")
         let playbackID = try context.parameters.require("playback_id")
-        guard try store.deletePlaybackID(liveStreamID: id, id: playbackID) else { throw MuxError.notFound }
-        playback.invalidate()
+        guard try await service.deletePlaybackID(liveStreamID: id, id: playbackID) else { throw MuxError.notFound }
         return Response(status: .noContent)
     }
 
-    private func lookupPlaybackID(_ context: some RequestContext) throws -> Response {
+    private func lookupPlaybackID(_ context: some RequestContext) async throws -> Response {
         let id = try context.parameters.require("playback_id")
-        guard let found = try store.playbackID(id) else { throw MuxError.notFound }
-        return try envelope(PlaybackIDLookup(id: found.playbackID.id, policy: found.playbackID.policy,
+        guard let found = try await store.playbackID(id) else { throw MuxError.notFound }
+        return try envelope(PlaybackIDLookup(id: found.playbackID.id, policy: found.playbackID.policy.rawValue,
                                              object: .init(id: found.liveStreamID, type: "live_stream")))
     }
 
     // MARK: Helpers
 
-    private func stream(_ context: some RequestContext) throws -> LiveStream {
-        guard let stream = try store.liveStream(id: try context.parameters.require("id")) else { throw MuxError.notFound }
+    private func stream(_ context: some RequestContext) async throws -> LiveStream {
+        guard let stream = try await store.liveStream(id: try context.parameters.require("id")) else { throw MuxError.notFound }
         return stream
     }
 
-    private func playbackID(_ context: some RequestContext) throws -> (playbackID: PlaybackID, liveStreamID: String) {
+    private func playbackID(_ context: some RequestContext) async throws -> (playbackID: PlaybackID, liveStreamID: String) {
         let id = try context.parameters.require("id")
-        guard let found = try store.playbackID(try context.parameters.require("playback_id")), found.liveStreamID == id else {
+        guard let found = try await store.playbackID(try context.parameters.require("playback_id")), found.liveStreamID == id else {
             throw MuxError.notFound
         }
         return found
@@ -141,7 +135,8 @@ struct LiveStreamsController: Sendable {
     private static func integer(_ text: String?, name: String, range: ClosedRange<Int>) throws -> Int? {
         guard let text else { return nil }
         guard let value = Int(text), range.contains(value) else {
-            throw MuxError.invalid("\(name) must be an integer between \(range.lowerBound) and \(range.upperBound)")
+            throw MuxError.invalid(range.upperBound == .max ? "\(name) must be an integer of at least \(range.lowerBound)"
+                                   : "\(name) must be an integer between \(range.lowerBound) and \(range.upperBound)")
         }
         return value
     }
@@ -168,6 +163,6 @@ private struct PlaybackIDLookup: Encodable {
         let type: String
     }
     let id: String
-    let policy: PlaybackID.Policy
+    let policy: String
     let object: Object
 }

@@ -63,8 +63,6 @@ struct MuxErrorMiddleware<Context: RequestContext>: RouterMiddleware {
             return try await next(request, context)
         } catch let error as MuxError {
             throw error
-        } catch let error as HTTPResponseError where error.status == .contentTooLarge {
-            throw MuxError(status: .contentTooLarge, type: "payload_too_large", messages: ["Request body is too large"])
         } catch let error as HTTPError {
             switch error.status {
             case .notFound: throw MuxError.notFound
@@ -72,6 +70,10 @@ struct MuxErrorMiddleware<Context: RequestContext>: RouterMiddleware {
             case .methodNotAllowed: throw MuxError(status: .methodNotAllowed, type: "method_not_allowed", messages: ["Method not allowed"])
             default: throw MuxError(status: error.status, type: "invalid_request", messages: [error.body ?? error.status.reasonPhrase])
             }
+        } catch let error as HTTPResponseError where error.status == .contentTooLarge {
+            throw MuxError(status: .contentTooLarge, type: "payload_too_large", messages: ["Request body is too large"])
+        } catch let error as HTTPResponseError {
+            throw error  // another layer's error that renders Mux's shape itself (playback's)
         } catch let error as DatabaseError where MuxError.unavailable(error) != nil {
             context.logger.error("API request failed: database unavailable", metadata: [
                 "error": "\(error.resultCode)", "message": "\(error.message ?? "")", "path": "\(request.uri.path)"])

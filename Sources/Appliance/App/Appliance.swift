@@ -3,49 +3,57 @@ import Logging
 import Metrics
 import NIOCore
 import NIOPosix
+import Prometheus
 import ServiceLifecycle
+import UnixSignals
 import Synchronization
 
-/// The composition root: builds store, hub, packagers, listeners and the systemd supervisor.
+/// The composition root: builds store, hub, packagers, listeners and the systemd supervisor into the
+/// services of one ServiceGroup. Building binds no socket, opens no database and sets no global
+/// state (it reads the TLS certificate, to fail early): the hub opens the database in its `run()`,
+/// the listeners bind in theirs, `serve` bootstraps metrics. Tests build the same appliance.
 ///
-/// Start-up order: database migrated, RTMP bound (here), HTTP servers bound (in the service group);
-/// READY=1 goes out when the last listener is up. Services run in the order of `services` and stop
-/// in reverse: the supervisor first (STOPPING=1), then HTTP, then ingest (playlists end, publishers close).
-struct Appliance: Sendable {
+/// Services start in this order and stop in reverse: the supervisor first (STOPPING=1), then HTTP,
+/// the RTMP listener (no new publishers), the hub (every broadcast ends: ENDLIST, idle, publishers
+/// closed), and last the lifecycle monitor, which drains the final events. READY=1 goes out when the
+/// database is open and every listener is up.
+struct Appliance {
     let store: LiveStreamStore
     let hub: StreamHub
     let rtmp: RTMPServer
-    let services: [any Service]
-    let logger: Logger
+    let service: LiveStreamService
+    let packagers: PackagerFactory
+    /// The HTTPS router (API, playback, /healthz, /metrics), for tests through HummingbirdTesting.
+    let router: HTTPServers.SecureRouter
+    let services: [ServiceGroupConfiguration.ServiceConfiguration]
 
-    static func start(config: Config, configPath: String, logger: Logger) async throws -> Appliance {
+    /// `configPath` is what SIGHUP re-reads (nil: no reloading); `metrics` backs `/metrics`.
+    static func build(config: Config, configPath: String?, logger: Logger,
+                      metrics: PrometheusCollectorRegistry = PrometheusCollectorRegistry()) throws -> Appliance {
         let started = ContinuousClock.now
         let notifier = SystemdNotifier()
-        let metrics = MetricsRegistry.bootstrap()
-        let store = try LiveStreamStore(path: config.storage.database)
-        try store.resetActiveStreams()
+        let store = LiveStreamStore(path: config.storage.database)
         let budget = HLSBudget(limit: config.hls.maxBytes)
         let packagers = PackagerFactory(root: config.hls.directory, settings: PackagerSettings(config.hls), budget: budget,
                                         logger: logger, wallClock: { Int64((Date().timeIntervalSince1970 * 1000).rounded()) })
-        let hub = StreamHub(directory: store, outputs: packagers, takeoverAfter: config.rtmp.takeoverAfter,
-                            maxPublishers: config.rtmp.maxPublishers, maxContinuousDuration: config.rtmp.maxContinuousDuration,
-                            logger: logger)
-        let tokens = AccessTokens(config.accessTokens)
+        let events = LifecycleEvents(logger: logger)
+        let playbackIDs = PlaybackDirectory(store: store)
+        let monitor = LifecycleMonitor(events: events.subscribe("monitor"), playbackIDs: playbackIDs, logger: logger)
+        let tokens = AccessTokens(config.accessTokens.map(AccessTokens.Credential.init))
         let tls = try TLSContexts(try HTTPServers.tlsConfiguration(config.http))
         let playbackRequests = RequestCounter()
 
+        let hubBox = Mutex<StreamHub?>(nil)
         let status: @Sendable () async -> String = {
-            let publishing = await hub.publishingCount
+            let publishing = hubBox.withLock { $0 }?.publishingCount ?? 0
             Gauge(label: MetricsRegistry.activePublishers).record(publishing)
             Gauge(label: MetricsRegistry.hlsBytes).record(budget.bytesUsed)
-            return "\(publishing) streams live, \(playbackRequests.sinceLastRead()) playback requests since last status, "
-                + "\(JournalLogHandler.errors.count) errors"
+            return "\(publishing) streams publishing, \(monitor.activeCount) active, "
+                + "\(playbackRequests.sinceLastRead()) playback requests since last status, \(JournalLogHandler.errors.count) errors"
         }
-        let listeners = config.http.plainListen == nil ? 1 : 2
-        let readiness = Readiness(waitingFor: listeners) {
-            let elapsed = ContinuousClock.now - started
+        let readiness = Readiness(waitingFor: 2 + (config.http.plainListen == nil ? 1 : 2)) {
             logger.notice("onair ready", metadata: [
-                "startup": "\(elapsed)", "https": "\(config.http.listen)",
+                "startup": "\(ContinuousClock.now - started)", "https": "\(config.http.listen)",
                 "http": "\(config.http.plainListen.map { "\($0)" } ?? "off")",
                 "hls": "\(config.hls.directory)", "database": "\(config.storage.database)",
             ])
@@ -53,72 +61,53 @@ struct Appliance: Sendable {
             let released = StartupMemory.release()
             logger.debug("start-up memory released", metadata: ["text": "\(released / 1024) KiB unmapped"])
         }
+        let hub = StreamHub(directory: store, outputs: packagers, events: events, settings: HubSettings(config.rtmp),
+                            logger: logger, onReady: { await readiness.up() })
+        hubBox.withLock { $0 = hub }
+        let service = LiveStreamService(repository: store, hub: hub) { _ in playbackIDs.invalidate() }
+        let rtmp = RTMPServer(settings: IngestSettings(config.rtmp), hub: hub, logger: logger) { _ in await readiness.up() }
         let http = HTTPServers.make(config: config.http, .init(
-            store: store, hub: hub, packagers: packagers, tokens: tokens, tls: tls, metrics: metrics,
-            playbackRequests: playbackRequests, logger: logger, onRunning: { await readiness.listenerUp() }))
-        let rtmp = try await RTMPServer.start(config: config.rtmp, hub: hub, group: MultiThreadedEventLoopGroup.singleton, logger: logger)
-        logger.info("RTMP listening", metadata: ["rtmp": "\(rtmp.localAddress?.endpoint ?? "?")"])
+            store: store, service: service, packagers: packagers, playbackIDs: playbackIDs, tokens: tokens, tls: tls,
+            metrics: metrics, playbackRequests: playbackRequests, logger: logger, onRunning: { await readiness.up() }))
 
         let stallLimit = TimeAmount.seconds(max(30, Int64(config.hls.segmentDuration * 10)))
         let health = HealthCheck(eventLoops: MultiThreadedEventLoopGroup.singleton, deadline: .seconds(1), probes: [
-            { _ = await hub.publishingCount; return true },
+            { await hub.ping() },
             { packagers.livePackagers.allSatisfy { !$0.isStalled(now: .now(), limit: stallLimit) } },
         ])
-        let reloader = Reloader(path: configPath, notifier: notifier, logger: logger, status: status) { next in
-            tokens.replace(with: next.accessTokens)
-            try tls.replace(with: try HTTPServers.tlsConfiguration(next.http))
-            packagers.settings = PackagerSettings(next.hls)
-            budget.limit = next.hls.maxBytes
+        var services: [ServiceGroupConfiguration.ServiceConfiguration] = [
+            .init(service: monitor), .init(service: hub), .init(service: rtmp),
+        ] + http.servers.map { .init(service: $0) }
+        if let configPath {
+            services.append(.init(service: Reloader(path: configPath, notifier: notifier, logger: logger, status: status) { next in
+                tokens.replace(with: next.accessTokens.map(AccessTokens.Credential.init))
+                try tls.replace(with: try HTTPServers.tlsConfiguration(next.http))
+                packagers.settings = PackagerSettings(next.hls)
+                budget.limit = next.hls.maxBytes
+            }))
         }
-        let supervisor = Supervisor(notifier: notifier, health: health, status: status, logger: logger)
-        FaultInjection.armFromEnvironment(logger: logger)
-        return Appliance(store: store, hub: hub, rtmp: rtmp,
-                         services: [Ingest(rtmp: rtmp, hub: hub, logger: logger)] + http + [reloader, supervisor],
-                         logger: logger)
+        services.append(.init(service: Supervisor(notifier: notifier, health: health, status: status, logger: logger)))
+        return Appliance(store: store, hub: hub, rtmp: rtmp, service: service, packagers: packagers, router: http.secure,
+                         services: services)
     }
 
-    /// Stops ingest: no new connections, every broadcast ends (ENDLIST), publishers are closed.
-    func stopIngest() async {
-        await Ingest(rtmp: rtmp, hub: hub, logger: logger).stop()
-    }
-
-    /// The RTMP side as a service: runs until graceful shutdown, then stops ingest.
-    struct Ingest: Service {
-        let rtmp: RTMPServer
-        let hub: StreamHub
-        let logger: Logger
-
-        func run() async throws {
-            try? await gracefulShutdown()
-            logger.notice("stopping ingest")
-            await stop()
-        }
-
-        func stop() async {
-            await rtmp.close()
-            await hub.endAll()
-        }
+    /// The service group that runs it all, stopping gracefully on `signals`.
+    func serviceGroup(logger: Logger, signals: [UnixSignal] = [.sigterm, .sigint]) -> ServiceGroup {
+        ServiceGroup(configuration: .init(services: services, gracefulShutdownSignals: signals, logger: logger))
     }
 }
 
-extension PackagerSettings {
-    init(_ hls: Config.HLS) {
-        self.init(segmentDuration: hls.segmentDuration, playlistLength: hls.playlistLength,
-                  deleteGraceSegments: hls.deleteGraceSegments, maxBytesPerStream: hls.maxBytesPerStream)
-    }
-}
-
-/// Counts listeners coming up and runs `whenReady` once, when the last one is listening.
+/// Counts the parts that must be up (database, listeners) and runs `whenReady` once, when the last one is.
 final class Readiness: Sendable {
     private let waiting: Mutex<Int>
     private let whenReady: @Sendable () async -> Void
 
-    init(waitingFor listeners: Int, whenReady: @escaping @Sendable () async -> Void) {
-        waiting = Mutex(listeners)
+    init(waitingFor parts: Int, whenReady: @escaping @Sendable () async -> Void) {
+        waiting = Mutex(parts)
         self.whenReady = whenReady
     }
 
-    func listenerUp() async {
+    func up() async {
         let remaining = waiting.withLock { count -> Int in
             count -= 1
             return count
@@ -126,5 +115,3 @@ final class Readiness: Sendable {
         if remaining == 0 { await whenReady() }
     }
 }
-
-extension LiveStreamStore: StreamDirectory {}

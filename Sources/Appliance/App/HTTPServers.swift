@@ -9,10 +9,13 @@ import ServiceLifecycle
 /// Builds the HTTPS server (API, playback, /healthz, /metrics; TLS 1.2+, reloadable certificate) and
 /// the optional plain-HTTP server (playback and /healthz only: the API is never served without TLS).
 enum HTTPServers {
+    typealias SecureRouter = Router<BasicRequestContext>
+
     struct Dependencies {
         var store: LiveStreamStore
-        var hub: StreamHub
+        var service: LiveStreamService
         var packagers: PackagerFactory
+        var playbackIDs: PlaybackDirectory
         var tokens: AccessTokens
         var tls: TLSContexts
         var metrics: PrometheusCollectorRegistry
@@ -22,12 +25,11 @@ enum HTTPServers {
         var onRunning: @Sendable () async -> Void
     }
 
-    static func make(config: Config.HTTP, _ dependencies: Dependencies) -> [any Service] {
-        let directory = PlaybackDirectory(store: dependencies.store)
-        let playback = PlaybackController(directory: directory, packagers: dependencies.packagers,
+    /// The servers (HTTPS, then plain HTTP if configured) and the HTTPS router.
+    static func make(config: Config.HTTP, _ dependencies: Dependencies) -> (servers: [any Service], secure: SecureRouter) {
+        let playback = PlaybackController(directory: dependencies.playbackIDs, packagers: dependencies.packagers,
                                           requests: dependencies.playbackRequests, segments: SegmentCache())
-        let api = LiveStreamsController(store: dependencies.store, hub: dependencies.hub, playback: directory,
-                                        packagers: dependencies.packagers, maxBodySize: config.maxBodySize)
+        let api = LiveStreamsController(store: dependencies.store, service: dependencies.service, maxBodySize: config.maxBodySize)
         let requestTimeout = TimeAmount.milliseconds(Int64(config.requestTimeout * 1000))
         let idleTimeout = TimeAmount.milliseconds(Int64(config.idleTimeout * 1000))
         let http1 = HTTP1Channel.Configuration(
@@ -59,7 +61,7 @@ enum HTTPServers {
                                        configuration: .init(address: .hostname(plainListen.host, port: plainListen.port), serverName: "onair"),
                                        onServerRunning: { _ in await onRunning() }, logger: dependencies.logger))
         }
-        return servers
+        return (servers, secure)
     }
 
     private static func addHealth<Context: RequestContext>(to router: Router<Context>) {

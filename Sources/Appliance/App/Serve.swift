@@ -23,23 +23,17 @@ struct Serve: AsyncParsableCommand {
 
         let appliance: Appliance
         do {
-            appliance = try await Appliance.start(config: config, configPath: options.config, logger: logger)
-        } catch let error as ConfigError {
-            logger.critical("cannot start: configuration", metadata: ["error": "\(error)"])
-            throw ExitCode(78)
+            appliance = try Appliance.build(config: config, configPath: options.config, logger: logger,
+                                            metrics: MetricsRegistry.bootstrap())
         } catch {
             logger.critical("cannot start", metadata: ["error": "\(error)"])
             throw ExitCode(1)
         }
-        let group = ServiceGroup(configuration: .init(
-            services: appliance.services.map { .init(service: $0) },
-            gracefulShutdownSignals: [.sigterm, .sigint],
-            logger: logger))
+        FaultInjection.armFromEnvironment(logger: logger)
         do {
-            try await group.run()
+            try await appliance.serviceGroup(logger: logger).run()
         } catch {
             logger.critical("stopped on error", metadata: ["error": "\(error)"])
-            await appliance.stopIngest()
             throw ExitCode(1)
         }
         logger.notice("stopped")

@@ -1,11 +1,14 @@
 import ArgumentParser
 import Foundation
 
-/// `onair streams create|list|get|delete|reset-key`: manage live streams in the server's database.
-struct Streams: ParsableCommand {
+/// `onair streams create|list|get|delete|reset-key|disable|enable|complete`: manage live streams in the
+/// server's database. Changes go through the same ``LiveStreamService`` as the API's; a running server
+/// reads them from the change feed within half a second and acts on them (a deleted or disabled
+/// stream's publisher is disconnected, a completed broadcast's playlist ends).
+struct Streams: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Manage live streams (the same database the server uses).",
-        subcommands: [Create.self, List.self, Get.self, Delete.self, ResetKey.self])
+        subcommands: [Create.self, List.self, Get.self, Delete.self, ResetKey.self, Disable.self, Enable.self, Complete.self])
 
     /// Options every streams subcommand takes.
     struct Common: ParsableArguments {
@@ -13,13 +16,15 @@ struct Streams: ParsableCommand {
         @Flag(help: "Print the Mux LiveStream JSON object instead of text.")
         var json = false
 
-        /// Opens the configured database.
-        func open() throws -> (Config, LiveStreamStore) {
+        /// Runs `body` on the configured database; store errors become exit 1 with the message.
+        func run<T>(_ body: (Config, LiveStreamStore, LiveStreamService) async throws -> T) async throws -> T {
             let config = try config.load()
+            let store = LiveStreamStore(path: config.storage.database)
+            defer { DatabaseOwnership.matchDirectory(of: config.storage.database) }
             do {
-                let store = try LiveStreamStore(path: config.storage.database)
-                DatabaseOwnership.matchDirectory(of: config.storage.database)
-                return (config, store)
+                return try await body(config, store, LiveStreamService(repository: store))
+            } catch let exit as ExitCode {
+                throw exit
             } catch {
                 FileHandle.standardError.write(Data("onair: \(error)\n".utf8))
                 throw ExitCode(1)
@@ -27,7 +32,7 @@ struct Streams: ParsableCommand {
         }
     }
 
-    struct Create: ParsableCommand {
+    struct Create: AsyncParsableCommand {
         static let configuration = CommandConfiguration(abstract: "Create a live stream with a new stream key and a playback ID.")
         @OptionGroup var common: Common
         @Option(help: "Seconds a publisher may be gone before the broadcast ends (0-1800).")
@@ -57,20 +62,20 @@ struct Streams: ParsableCommand {
             guard (passthrough?.count ?? 0) <= 255 else { throw ValidationError("--passthrough is longer than 255 characters") }
         }
 
-        func run() throws {
-            let (config, store) = try common.open()
+        func run() async throws {
             var new = NewLiveStream()
             new.reconnectWindow = reconnectWindow
             new.maxContinuousDuration = maxContinuousDuration
             new.latencyMode = LiveStream.LatencyMode(rawValue: latencyMode)!
             new.playbackPolicies = [PlaybackID.Policy(rawValue: playbackPolicy)!]
             new.passthrough = passthrough
-            let stream = try store.create(new)
-            try show(stream, json: common.json, config: config)
+            try await common.run { config, _, service in
+                try show(try await service.create(new), json: common.json, config: config)
+            }
         }
     }
 
-    struct List: ParsableCommand {
+    struct List: AsyncParsableCommand {
         static let configuration = CommandConfiguration(abstract: "List live streams, newest first.")
         @OptionGroup var common: Common
         @Option(help: "Streams per page (1-1000).") var limit = 100
@@ -81,11 +86,10 @@ struct Streams: ParsableCommand {
             guard page >= 1 else { throw ValidationError("--page starts at 1") }
         }
 
-        func run() throws {
-            let (_, store) = try common.open()
-            let streams = try store.liveStreams(limit: limit, page: page)
+        func run() async throws {
+            let streams = try await common.run { _, store, _ in try await store.liveStreams(limit: limit, page: page) }
             if common.json {
-                print(try encodeJSON(streams))
+                print(try LiveStreamJSON.text(streams.map(LiveStreamJSON.init)))
             } else if streams.isEmpty {
                 print("no live streams")
             } else {
@@ -97,39 +101,85 @@ struct Streams: ParsableCommand {
         }
     }
 
-    struct Get: ParsableCommand {
+    struct Get: AsyncParsableCommand {
         static let configuration = CommandConfiguration(abstract: "Show one live stream.")
         @OptionGroup var common: Common
         @Argument(help: "Live stream ID.") var id: String
 
-        func run() throws {
-            let (config, store) = try common.open()
-            guard let stream = try store.liveStream(id: id) else { throw notFound(id) }
-            try show(stream, json: common.json, config: config)
+        func run() async throws {
+            try await common.run { config, store, _ in
+                guard let stream = try await store.liveStream(id: id) else { throw notFound(id) }
+                try show(stream, json: common.json, config: config)
+            }
         }
     }
 
-    struct Delete: ParsableCommand {
-        static let configuration = CommandConfiguration(abstract: "Delete a live stream; its key stops working.")
+    struct Delete: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Delete a live stream: its key stops working, a connected encoder is disconnected, its HLS files go.")
         @OptionGroup var common: Common
         @Argument(help: "Live stream ID.") var id: String
 
-        func run() throws {
-            let (_, store) = try common.open()
-            guard try store.delete(id: id) else { throw notFound(id) }
+        func run() async throws {
+            try await common.run { _, _, service in
+                guard try await service.delete(id: id) else { throw notFound(id) }
+            }
             if !common.json { print("deleted \(id)") }
         }
     }
 
-    struct ResetKey: ParsableCommand {
-        static let configuration = CommandConfiguration(commandName: "reset-key", abstract: "Give a live stream a new stream key.")
+    struct ResetKey: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(
+            commandName: "reset-key", abstract: "Give a live stream a new stream key; an encoder using the old one is disconnected.")
         @OptionGroup var common: Common
         @Argument(help: "Live stream ID.") var id: String
 
-        func run() throws {
-            let (config, store) = try common.open()
-            guard let stream = try store.resetStreamKey(id: id) else { throw notFound(id) }
-            try show(stream, json: common.json, config: config)
+        func run() async throws {
+            try await common.run { config, _, service in
+                guard let stream = try await service.resetStreamKey(id: id) else { throw notFound(id) }
+                try show(stream, json: common.json, config: config)
+            }
+        }
+    }
+
+    struct Disable: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Disable a live stream: its encoder is disconnected and refused until it is enabled.")
+        @OptionGroup var common: Common
+        @Argument(help: "Live stream ID.") var id: String
+
+        func run() async throws {
+            try await common.run { _, _, service in
+                guard try await service.setDisabled(id: id, true) else { throw notFound(id) }
+            }
+            if !common.json { print("disabled \(id)") }
+        }
+    }
+
+    struct Enable: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "Enable a disabled live stream again.")
+        @OptionGroup var common: Common
+        @Argument(help: "Live stream ID.") var id: String
+
+        func run() async throws {
+            try await common.run { _, _, service in
+                guard try await service.setDisabled(id: id, false) else { throw notFound(id) }
+            }
+            if !common.json { print("enabled \(id)") }
+        }
+    }
+
+    struct Complete: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "End the current broadcast now (EXT-X-ENDLIST); the encoder is dropped 60 s later.")
+        @OptionGroup var common: Common
+        @Argument(help: "Live stream ID.") var id: String
+
+        func run() async throws {
+            try await common.run { _, _, service in
+                guard try await service.complete(id: id) else { throw notFound(id) }
+            }
+            if !common.json { print("completed \(id)") }
         }
     }
 }
@@ -139,16 +189,10 @@ private func notFound(_ id: String) -> any Error {
     return ExitCode(1)
 }
 
-private func encodeJSON<T: Encodable>(_ value: T) throws -> String {
-    let encoder = JSONEncoder()
-    encoder.outputFormatting = [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes]
-    return String(decoding: try encoder.encode(value), as: UTF8.self)
-}
-
 /// Prints a stream as Mux JSON or as text with the URL to push to.
 private func show(_ stream: LiveStream, json: Bool, config: Config) throws {
     if json {
-        print(try encodeJSON(stream))
+        print(try LiveStreamJSON.text(LiveStreamJSON(stream)))
         return
     }
     let host = ["0.0.0.0", "::", ""].contains(config.rtmp.listen.host) ? ProcessInfo.processInfo.hostName : config.rtmp.listen.host

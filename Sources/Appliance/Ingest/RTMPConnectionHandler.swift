@@ -18,6 +18,9 @@ final class RTMPConnectionHandler: ChannelInboundHandler {
     private var session: RTMPServerSession
     private var demuxer = FLVDemuxer()
     private var publisher: PublisherHandle?
+    /// This connection's session number with the hub.
+    private let sessionNumber = StreamHub.nextSession()
+    private var requested = false
     private var grant: PublishGrant?
     private var mediaStarted = false
     private var closing = false
@@ -87,7 +90,8 @@ final class RTMPConnectionHandler: ChannelInboundHandler {
     func channelInactive(context: ChannelHandlerContext) {
         for timer in timers { timer.cancel() }
         timers.removeAll()
-        endPublishing()
+        closing = true
+        if requested { hub.send(.publisherGone(session: sessionNumber)) }
         context.fireChannelInactive()
     }
 
@@ -118,25 +122,23 @@ final class RTMPConnectionHandler: ChannelInboundHandler {
         if wrote { context.flush() }
     }
 
+    /// Asks the hub; its answer comes back on this connection's event loop. Publish requests,
+    /// first media and the connection's end reach the hub in this order through one queue.
     private func requestPublish(streamKey: String, _ context: ChannelHandlerContext) {
-        guard grant == nil, let publisher else { return }
-        let hub = self.hub
-        context.eventLoop.makeFutureWithTask {
-            await hub.authorise(streamKey: streamKey, publisher: publisher)
-        }.assumeIsolated().whenSuccess { decision in
-            self.decide(decision, context)
-        }
+        guard !requested, let publisher else { return }
+        requested = true
+        let bound = NIOLoopBound((self, context), eventLoop: context.eventLoop)
+        let loop = context.eventLoop
+        hub.send(.publish(PublishRequest(session: sessionNumber, streamKey: streamKey, publisher: publisher) { decision in
+            loop.execute {
+                let (handler, context) = bound.value
+                handler.decide(decision, context)
+            }
+        }))
     }
 
     private func decide(_ decision: PublishDecision, _ context: ChannelHandlerContext) {
-        guard !closing else {
-            // The connection went away while the hub was deciding: give the stream back.
-            if case .accepted(let grant) = decision {
-                let hub = self.hub
-                Task { await hub.publisherEnded(liveStreamID: grant.liveStreamID, session: grant.session) }
-            }
-            return
-        }
+        guard !closing, requested else { return }  // gone or unpublished already: the hub has heard of it
         switch decision {
         case .accepted(let grant):
             self.grant = grant
@@ -144,16 +146,19 @@ final class RTMPConnectionHandler: ChannelInboundHandler {
             logger[metadataKey: "live_stream_id"] = "\(grant.liveStreamID)"
             logger.info("publish accepted")
             perform(session.acceptPublish(), context)
-            let bound = NIOLoopBound((self, context), eventLoop: context.eventLoop)
-            timers.append(context.eventLoop.scheduleTask(in: .seconds(Int64(grant.maxContinuousDuration))) {
-                let (handler, context) = bound.value
-                handler.logger.notice("publisher disconnected: max_continuous_duration reached",
-                                      metadata: ["max_continuous_duration": "\(grant.maxContinuousDuration)"])
-                handler.close(context)
-            })
-        case .refused(let code, let description):
-            logger.notice("publish refused", metadata: ["code": "\(code)", "reason": "\(description)"])
-            refuse(code: code, description: description, context)
+        case .refused(let reason):
+            logger.notice("publish refused", metadata: ["code": "\(Self.code(for: reason))", "reason": "\(reason.description)"])
+            refuse(code: Self.code(for: reason), description: reason.description, context)
+        }
+    }
+
+    /// The NetStatus code of a refusal: BadName for the key's own problems, Rejected for limits,
+    /// Failed when the appliance cannot decide now.
+    static func code(for refusal: PublishRefusal) -> String {
+        switch refusal {
+        case .unknownKey, .disabled, .alreadyPublishing: "NetStream.Publish.BadName"
+        case .capacity: "NetStream.Publish.Rejected"
+        case .unavailable: "NetStream.Publish.Failed"
         }
     }
 
@@ -187,8 +192,7 @@ final class RTMPConnectionHandler: ChannelInboundHandler {
             case .sample(let sample):
                 if !mediaStarted {
                     mediaStarted = true
-                    let hub = self.hub
-                    Task { await hub.mediaStarted(liveStreamID: grant.liveStreamID, session: grant.session) }
+                    hub.send(.firstMedia(session: grant.session))
                 }
                 (sample.kind == .video ? meters?.videoFrames : meters?.audioFrames)?.increment()
                 grant.output.append(sample, session: grant.session)
@@ -196,11 +200,13 @@ final class RTMPConnectionHandler: ChannelInboundHandler {
         }
     }
 
+    /// The publisher unpublished: its session ends (the connection may publish again, or close).
     private func endPublishing() {
-        guard let grant else { return }
-        self.grant = nil
-        let hub = self.hub
-        Task { await hub.publisherEnded(liveStreamID: grant.liveStreamID, session: grant.session) }
+        guard requested else { return }
+        requested = false
+        grant = nil
+        mediaStarted = false
+        hub.send(.publisherGone(session: sessionNumber))
     }
 
     private func close(_ context: ChannelHandlerContext) {

@@ -2,55 +2,76 @@ import Logging
 import Media
 import NIOCore
 import NIOPosix
+import ServiceLifecycle
+import Synchronization
 
-/// The RTMP listener: one ``RTMPConnectionHandler`` per TCP connection, with an idle timeout and a
-/// cap on simultaneous connections.
-final class RTMPServer: Sendable {
-    private let channel: any Channel
+/// What the RTMP listener needs (App maps `rtmp.*` into it).
+struct IngestSettings: Sendable {
+    var host = "0.0.0.0"
+    var port = 1935
+    var session = RTMPConfiguration()
+    var handshakeTimeout: TimeAmount = .seconds(10)
+    var idleTimeout: TimeAmount = .seconds(30)
+    var maxConnections = 1000
+}
 
-    /// The bound address (port 0 in the config picks a free port).
-    var localAddress: SocketAddress? { channel.localAddress }
+/// The RTMP listener as a Service: binds in `run()`, reports the bound address, accepts until graceful
+/// shutdown. One ``RTMPConnectionHandler`` per TCP connection, with an idle timeout and a cap on
+/// simultaneous connections.
+final class RTMPServer: Service, Sendable {
+    private let settings: IngestSettings
+    private let hub: StreamHub
+    private let group: any EventLoopGroup
+    private let logger: Logger
+    private let onListening: @Sendable (SocketAddress?) async -> Void
+    private let bound = Mutex<SocketAddress?>(nil)
 
-    private init(channel: any Channel) {
-        self.channel = channel
+    init(settings: IngestSettings, hub: StreamHub, group: any EventLoopGroup = MultiThreadedEventLoopGroup.singleton,
+         logger: Logger, onListening: @escaping @Sendable (SocketAddress?) async -> Void = { _ in }) {
+        self.settings = settings
+        self.hub = hub
+        self.group = group
+        self.logger = logger
+        self.onListening = onListening
     }
 
-    /// Binds `config.listen` and starts accepting.
-    static func start(config: Config.RTMP, hub: StreamHub, group: any EventLoopGroup, logger: Logger) async throws -> RTMPServer {
-        let counter = ConnectionCounter(limit: config.maxConnections)
-        let rtmp = RTMPConfiguration(
-            maximumMessageSize: config.maxMessageSize,
-            maximumChunkStreams: config.maxChunkStreams,
-            maximumAMFDepth: config.maxAMFDepth,
-            outgoingChunkSize: config.chunkSize)
-        let handshakeTimeout = TimeAmount.milliseconds(Int64(config.handshakeTimeout * 1000))
-        let idleTimeout = TimeAmount.milliseconds(Int64(config.idleTimeout * 1000))
-        let channel = try await ServerBootstrap(group: group)
+    /// The bound address once listening (port 0 in the config picks a free port).
+    var localAddress: SocketAddress? { bound.withLock { $0 } }
+
+    func run() async throws {
+        let channel = try await bind()
+        bound.withLock { $0 = channel.localAddress }
+        logger.info("RTMP listening", metadata: ["rtmp": "\(channel.localAddress?.endpoint ?? "?")"])
+        await onListening(channel.localAddress)
+        try? await gracefulShutdown()
+        logger.notice("stopping ingest: no new RTMP connections")
+        try? await channel.close()
+    }
+
+    private func bind() async throws -> any Channel {
+        let counter = ConnectionCounter(limit: settings.maxConnections)
+        let settings = settings, hub = hub, logger = logger
+        return try await ServerBootstrap(group: group)
             .serverChannelOption(.backlog, value: 256)
             .serverChannelOption(.socketOption(.so_reuseaddr), value: 1)
             .childChannelOption(.socketOption(.tcp_nodelay), value: 1)
             .childChannelOption(.maxMessagesPerRead, value: 16)
             .childChannelInitializer { channel in
                 guard counter.enter() else {
-                    logger.warning("connection refused: max_connections reached", metadata: ["max_connections": "\(config.maxConnections)"])
+                    logger.warning("connection refused: max_connections reached", metadata: ["max_connections": "\(settings.maxConnections)"])
                     return channel.close()
                 }
                 channel.closeFuture.whenComplete { _ in counter.leave() }
                 return channel.eventLoop.makeCompletedFuture {
                     try channel.pipeline.syncOperations.addHandlers([
-                        IdleStateHandler(readTimeout: idleTimeout),
-                        RTMPConnectionHandler(hub: hub, configuration: rtmp, handshakeTimeout: handshakeTimeout, logger: logger),
+                        IdleStateHandler(readTimeout: settings.idleTimeout),
+                        RTMPConnectionHandler(hub: hub, configuration: settings.session,
+                                              handshakeTimeout: settings.handshakeTimeout, logger: logger),
                     ])
                 }
             }
-            .bind(host: config.listen.host, port: config.listen.port)
+            .bind(host: settings.host, port: settings.port)
             .get()
-        return RTMPServer(channel: channel)
-    }
-
-    /// Stops accepting new connections.
-    func close() async {
-        try? await channel.close()
     }
 }
 

@@ -44,6 +44,10 @@ final class StreamPackager: StreamOutput {
         var lastSegmentAt: NIODeadline?
         /// The playlist as last written, served from memory while the broadcast runs.
         var playlistBytes: ByteBuffer?
+        /// `onPlayable` was called.
+        var announcedPlayable = false
+        /// The video track's SPS, parsed once per track change (size and frame rate for the variant).
+        var sps: SequenceParameterSet?
     }
 
     private struct Meters {
@@ -70,6 +74,7 @@ final class StreamPackager: StreamOutput {
     private let logger: Logger
     private let state: Mutex<State>
     private let onEnd: @Sendable (String) -> Void
+    private let onPlayable: @Sendable () -> Void
     private let meters: Meters
 
     /// Prepares the directory. A playlist without ENDLIST written less than `resumeWithin` seconds ago
@@ -77,9 +82,10 @@ final class StreamPackager: StreamOutput {
     /// next segment after a discontinuity) so players keep going. Other leftovers are removed.
     init(liveStreamID: String, directory: String, settings: PackagerSettings, budget: HLSBudget,
          wallClock: @escaping @Sendable () -> Int64, logger: Logger, resumeWithin: Double = 0,
-         onEnd: @escaping @Sendable (String) -> Void = { _ in }) {
+         onEnd: @escaping @Sendable (String) -> Void = { _ in }, onPlayable: @escaping @Sendable () -> Void = {}) {
         self.liveStreamID = liveStreamID
         self.onEnd = onEnd
+        self.onPlayable = onPlayable
         self.meters = Meters(liveStreamID: liveStreamID)
         self.files = SegmentFiles(directory: directory)
         self.settings = settings
@@ -155,6 +161,11 @@ final class StreamPackager: StreamOutput {
             guard state.session == session, !state.ended, state.segmenter != nil else { return }
             state.video = video
             state.audio = audio
+            if case .h264(let record) = video {
+                state.sps = record.sequenceParameterSets.first.flatMap { try? SequenceParameterSet(parsing: $0) }
+            } else {
+                state.sps = nil
+            }
             let closed = state.segmenter!.setTracks(video: video, audio: audio)
             for segment in closed { publish(segment, &state) }
         }
@@ -245,8 +256,7 @@ final class StreamPackager: StreamOutput {
             var variant = Variant(codecs: [state.video, state.audio].compactMap { $0?.codecString }.joined(separator: ","),
                                   bandwidth: Int((rates.max() ?? 0).rounded(.up)),
                                   averageBandwidth: Int((totalBits / max(totalSeconds, 0.001)).rounded(.up)))
-            if case .h264(let record) = state.video,
-               let sps = record.sequenceParameterSets.first.flatMap({ try? SequenceParameterSet(parsing: $0) }) {
+            if let sps = state.sps {
                 variant.resolution = (sps.width, sps.height)
                 variant.frameRate = sps.frameRate ?? state.frameRate.rate
             } else if state.video != nil {
@@ -289,6 +299,12 @@ final class StreamPackager: StreamOutput {
         state.graceCount += evicted.count
         while state.graceCount > settings.deleteGraceSegments { removeOldest(&state) }
         writePlaylist(&state)
+        if !state.announcedPlayable, Self.isPlayable(state), state.onDisk.count >= Self.minimumPlayableSegments,
+           state.video != nil || state.audio != nil {
+            // The playback URL answers 200 from now on: the hub may call the stream active.
+            state.announcedPlayable = true
+            onPlayable()
+        }
     }
 
     /// Writes a segment; on a full file system, drops the oldest segments (those that left the
@@ -386,14 +402,14 @@ final class PackagerFactory: StreamOutputFactory {
         set { currentSettings.withLock { $0 = newValue } }
     }
 
-    func makeOutput(for stream: LiveStream) -> any StreamOutput {
+    func makeOutput(for stream: LiveStream, onPlayable: @escaping @Sendable () -> Void) -> any StreamOutput {
         var settings = settings
         if stream.latencyMode != .standard { settings.segmentDuration = min(settings.segmentDuration, 1) }
         let packager = StreamPackager(liveStreamID: stream.id, directory: directory(of: stream.id), settings: settings,
                                       budget: budget, wallClock: wallClock, logger: logger,
-                                      resumeWithin: stream.reconnectWindow) { [weak self] id in
+                                      resumeWithin: stream.reconnectWindow, onEnd: { [weak self] id in
             self?.live.withLock { _ = $0.removeValue(forKey: id) }
-        }
+        }, onPlayable: onPlayable)
         live.withLock { $0[stream.id] = packager }
         return packager
     }
@@ -407,9 +423,10 @@ final class PackagerFactory: StreamOutputFactory {
     /// Where a stream's playlist and segments are.
     func directory(of liveStreamID: String) -> String { root + "/" + liveStreamID }
 
-    /// Removes a deleted stream's files.
+    /// Removes a deleted stream's files (on a queue of its own: the caller may be the hub's task).
     func removeFiles(of liveStreamID: String) {
-        try? FileManager.default.removeItem(atPath: directory(of: liveStreamID))
+        let path = directory(of: liveStreamID)
+        DispatchQueue.global().async { try? FileManager.default.removeItem(atPath: path) }
     }
 }
 

@@ -1,5 +1,6 @@
 import Foundation
 import Hummingbird
+import Media
 
 /// HLS playback by playback ID, as stream.mux.com serves it:
 ///
@@ -22,55 +23,49 @@ struct PlaybackController: Sendable {
     func register<Context: RequestContext>(on router: Router<Context>) {
         for method in [HTTPRequest.Method.get, .head] {
             router.on("{playback_id}.m3u8", method: method) { request, context in
-                try multivariant(request, context)
+                try await multivariant(request, context)
             }
             router.on(":playback_id/:file", method: method) { request, context in
-                try file(request, context)
+                try await file(request, context)
             }
         }
     }
 
-    /// 412, as Mux answers for a live stream that is not broadcasting.
-    static let notActive = MuxError(status: .preconditionFailed, type: "stream_not_active", messages: ["The live stream is not active"])
-
-    private func resolve(_ context: some RequestContext) throws -> PlaybackDirectory.Entry {
+    private func resolve(_ context: some RequestContext) async throws -> PlaybackDirectory.Entry {
         requests.increment()
         let id = try context.parameters.require("playback_id")
         guard id.utf8.count <= 64, id.utf8.allSatisfy(Self.isAlphanumeric),
-              let entry = try directory.resolve(id) else { throw MuxError.notFound }
-        guard entry.playbackID.policy == .public else {
-            throw MuxError(status: .forbidden, type: "forbidden", messages: ["Signed playback is not supported yet"])
-        }
+              let entry = try await directory.resolve(id) else { throw PlaybackError.notFound }
+        guard entry.playbackID.policy == .public else { throw PlaybackError.signed }
         return entry
     }
 
-    private func multivariant(_ request: Request, _ context: some RequestContext) throws -> Response {
-        let entry = try resolve(context)
+    private func multivariant(_ request: Request, _ context: some RequestContext) async throws -> Response {
+        let entry = try await resolve(context)
         guard let variant = packagers.packager(liveStreamID: entry.liveStreamID)?.variant else {
-            throw Self.notActive
+            throw PlaybackError.notActive
         }
-        var attributes = "BANDWIDTH=\(variant.bandwidth),AVERAGE-BANDWIDTH=\(variant.averageBandwidth),CODECS=\"\(variant.codecs)\""
-        if let resolution = variant.resolution { attributes += ",RESOLUTION=\(resolution.width)x\(resolution.height)" }
-        if let rate = variant.frameRate { attributes += ",FRAME-RATE=\(String(format: "%.3f", rate))" }
-        let text = "#EXTM3U\n#EXT-X-VERSION:3\n#EXT-X-INDEPENDENT-SEGMENTS\n#EXT-X-STREAM-INF:\(attributes)\n\(entry.playbackID.id)/index.m3u8\n"
-        return respond(request, ByteBuffer(string: text), contentType: "application/vnd.apple.mpegurl", cacheControl: "max-age=1")
+        let playlist = MultivariantPlaylist(variants: [MultivariantPlaylist.Variant(
+            uri: "\(entry.playbackID.id)/index.m3u8", bandwidth: variant.bandwidth, averageBandwidth: variant.averageBandwidth,
+            codecs: variant.codecs, width: variant.resolution?.width, height: variant.resolution?.height, frameRate: variant.frameRate)])
+        return respond(request, ByteBuffer(string: playlist.render()), contentType: "application/vnd.apple.mpegurl", cacheControl: "max-age=1")
     }
 
-    private func file(_ request: Request, _ context: some RequestContext) throws -> Response {
-        let entry = try resolve(context)
+    private func file(_ request: Request, _ context: some RequestContext) async throws -> Response {
+        let entry = try await resolve(context)
         let name = try context.parameters.require("file")
         let isPlaylist = name == "index.m3u8"
         guard isPlaylist || (name.hasSuffix(".ts") && name.utf8.count <= 64
                              && name.utf8.allSatisfy { Self.isAlphanumeric($0) || $0 == UInt8(ascii: "-") || $0 == UInt8(ascii: ".") }
-                             && !name.hasPrefix(".")) else { throw MuxError.notFound }
+                             && !name.hasPrefix(".")) else { throw PlaybackError.notFound }
         if isPlaylist, let packager = packagers.packager(liveStreamID: entry.liveStreamID) {
             // A live broadcast: the playlist comes from memory, no file system round trip.
-            guard let bytes = packager.playableMediaPlaylist else { throw Self.notActive }
+            guard let bytes = packager.playableMediaPlaylist else { throw PlaybackError.notActive }
             return respond(request, bytes, contentType: "application/vnd.apple.mpegurl", cacheControl: "max-age=1")
         }
         let path = packagers.directory(of: entry.liveStreamID) + "/" + name
         guard let bytes = isPlaylist ? SegmentFiles.read(path: path) : segments.read(path) else {
-            throw isPlaylist ? Self.notActive : MuxError.notFound
+            throw isPlaylist ? PlaybackError.notActive : PlaybackError.notFound
         }
         return isPlaylist
             ? respond(request, bytes, contentType: "application/vnd.apple.mpegurl", cacheControl: "max-age=1")

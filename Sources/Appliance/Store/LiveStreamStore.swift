@@ -1,32 +1,7 @@
+import Dispatch
 import Foundation
 import GRDB
-
-/// What a new live stream is made from (CLI flags or a Mux create request).
-struct NewLiveStream: Sendable {
-    var reconnectWindow = LiveStream.defaultReconnectWindow
-    var maxContinuousDuration = LiveStream.defaultMaxContinuousDuration
-    var latencyMode = LiveStream.LatencyMode.standard
-    var passthrough: String?
-    var audioOnly = false
-    var test = false
-    var playbackPolicies: [PlaybackID.Policy] = [.public]
-    var newAssetSettings: String?
-    var useSlateForStandardLatency = false
-    var reconnectSlateURL: String?
-    var title: String?
-}
-
-/// A PATCH: nil leaves a field as it is; an empty passthrough/slate URL clears it.
-struct LiveStreamUpdate: Sendable {
-    var passthrough: String?
-    var latencyMode: LiveStream.LatencyMode?
-    var reconnectWindow: Double?
-    var maxContinuousDuration: Int?
-    var useSlateForStandardLatency: Bool?
-    var reconnectSlateURL: String?
-    var title: String?
-    var newAssetSettings: String?
-}
+import Synchronization
 
 /// Errors of the store.
 enum StoreError: Error, CustomStringConvertible {
@@ -38,96 +13,128 @@ enum StoreError: Error, CustomStringConvertible {
     }
 }
 
-/// Live streams and their playback IDs in SQLite (GRDB over the system libsqlite3, WAL mode).
-/// The server and the `onair streams` CLI open the same file at the same time.
+/// Live streams, their playback IDs and the change feed in SQLite (GRDB over the system libsqlite3,
+/// WAL mode). The server and the `onair streams` CLI open the same file at the same time.
+///
+/// Every call is async and runs on GRDB's own dispatch queues (reads on the pool's readers, writes on
+/// its writer), never on the Swift-concurrency pool: a 5 s busy wait blocks no cooperative thread.
+/// The file is opened (and migrated) on first use, so building an appliance does no I/O.
 final class LiveStreamStore: Sendable {
-    private let database: any DatabaseWriter
+    private let open: @Sendable () throws -> any DatabaseWriter
+    private let opened = Mutex<(any DatabaseWriter)?>(nil)
+    private let opening = DispatchQueue(label: "onair.store.open")
+    /// Change feed entries kept (older ones are pruned as new ones arrive).
+    static let changesKept: Int64 = 10_000
 
-    /// Opens (creating if needed) the database at `path` and runs the migrations.
-    init(path: String) throws {
-        let directory = URL(fileURLWithPath: path).deletingLastPathComponent().path
-        do {
-            try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
-            var configuration = Configuration()
-            configuration.busyMode = .timeout(5)
-            database = try DatabasePool(path: path, configuration: configuration)
-            try Self.migrator.migrate(database)
-        } catch {
-            throw StoreError.cannotOpen(path: path, reason: "\(error)")
+    /// The database at `path`, created (with its directory) and migrated when first used.
+    init(path: String) {
+        open = {
+            let directory = URL(fileURLWithPath: path).deletingLastPathComponent().path
+            do {
+                try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
+                var configuration = Configuration()
+                configuration.busyMode = .timeout(5)
+                let database = try DatabasePool(path: path, configuration: configuration)
+                try LiveStreamStore.migrator.migrate(database)
+                return database
+            } catch {
+                throw StoreError.cannotOpen(path: path, reason: "\(error)")
+            }
         }
     }
 
     /// An in-memory database for tests.
-    init() throws {
-        database = try DatabaseQueue()
-        try Self.migrator.migrate(database)
+    init() {
+        open = {
+            let database = try DatabaseQueue()
+            try LiveStreamStore.migrator.migrate(database)
+            return database
+        }
     }
 
-    static var migrator: DatabaseMigrator {
-        var migrator = DatabaseMigrator()
-        migrator.registerMigration("v1: live streams and playback ids") { db in
-            try db.create(table: "live_stream") { t in
-                t.primaryKey("id", .text)
-                t.column("stream_key", .text).notNull().unique()
-                t.column("status", .text).notNull().defaults(to: "idle")
-                t.column("created_at", .integer).notNull()
-                t.column("reconnect_window", .double).notNull()
-                t.column("max_continuous_duration", .integer).notNull()
-                t.column("latency_mode", .text).notNull()
-                t.column("passthrough", .text)
-                t.column("audio_only", .boolean).notNull().defaults(to: false)
-                t.column("test", .boolean).notNull().defaults(to: false)
-                t.column("active_ingest_protocol", .text)
-                t.column("sequence", .integer).notNull()
-            }
-            try db.create(table: "playback_id") { t in
-                t.primaryKey("id", .text)
-                t.column("live_stream_id", .text).notNull().indexed()
-                    .references("live_stream", onDelete: .cascade)
-                t.column("policy", .text).notNull()
-                t.column("sequence", .integer).notNull()
+    /// Opens the database now (the hub does at start-up, so a bad path stops the appliance at once).
+    func prepare() async throws { _ = try await database() }
+
+    private func database() async throws -> any DatabaseWriter {
+        if let database = opened.withLock({ $0 }) { return database }
+        return try await withCheckedThrowingContinuation { continuation in
+            opening.async { [self] in
+                continuation.resume(with: Result {
+                    if let database = opened.withLock({ $0 }) { return database }
+                    let database = try open()
+                    opened.withLock { $0 = database }
+                    return database
+                })
             }
         }
-        migrator.registerMigration("v2: asset settings, slate and meta") { db in
-            try db.alter(table: "live_stream") { t in
-                t.add(column: "new_asset_settings", .text)
-                t.add(column: "use_slate_for_standard_latency", .boolean).notNull().defaults(to: false)
-                t.add(column: "reconnect_slate_url", .text)
-                t.add(column: "meta_title", .text)
-            }
-        }
-        return migrator
+    }
+
+    private func read<T: Sendable>(_ body: @escaping @Sendable (Database) throws -> T) async throws -> T {
+        try await database().read(body)
+    }
+
+    private func write<T: Sendable>(_ body: @escaping @Sendable (Database) throws -> T) async throws -> T {
+        try await database().write(body)
     }
 
     // MARK: Reads
 
     /// The stream with `id`, or nil.
-    func liveStream(id: String) throws -> LiveStream? {
-        try database.read { db in try Self.fetch(db, where: "id = ?", [id]).first }
+    func liveStream(id: String) async throws -> LiveStream? {
+        try await read { db in try Self.fetch(db, where: "id = ?", [id]).first }
     }
 
-    /// The stream whose key is `streamKey`, or nil. Compared by SQLite's index, then in constant time.
-    func liveStream(streamKey: String) throws -> LiveStream? {
-        try database.read { db in try Self.fetch(db, where: "stream_key = ?", [streamKey]).first }
-            .flatMap { constantTimeEquals($0.streamKey, streamKey) ? $0 : nil }
+    /// The stream whose key is `streamKey`, or nil. Found through SQLite's unique index: keys are 122
+    /// random bits, so the lookup's timing tells an attacker nothing worth a comparison of its own.
+    func liveStream(streamKey: String) async throws -> LiveStream? {
+        try await read { db in try Self.fetch(db, where: "stream_key = ?", [streamKey]).first }
     }
 
-    /// Streams newest first; `page` starts at 1.
-    func liveStreams(limit: Int = 25, page: Int = 1, status: LiveStream.Status? = nil, streamKey: String? = nil) throws -> [LiveStream] {
+    /// Streams newest first; `page` starts at 1. Two queries whatever the page size.
+    func liveStreams(limit: Int = 25, page: Int = 1, status: LiveStream.Status? = nil, streamKey: String? = nil) async throws -> [LiveStream] {
         var conditions: [String] = []
-        var arguments: [(any DatabaseValueConvertible)?] = []
+        var arguments: [String] = []
         if let status { conditions.append("status = ?"); arguments.append(status.rawValue) }
         if let streamKey { conditions.append("stream_key = ?"); arguments.append(streamKey) }
         let filter = conditions.isEmpty ? "1" : conditions.joined(separator: " AND ")
-        return try database.read { db in
-            try Self.fetch(db, where: filter, StatementArguments(arguments), limit: limit, offset: max(0, page - 1) * limit)
+        let values = arguments
+        let (offset, overflow) = max(0, page - 1).multipliedReportingOverflow(by: limit)
+        if overflow { return [] }
+        return try await read { db in
+            try Self.fetch(db, where: filter, StatementArguments(values), limit: limit, offset: offset)
         }
     }
 
-    // MARK: Writes
+    /// The playback ID `id` with the live stream it belongs to.
+    func playbackID(_ id: String) async throws -> (playbackID: PlaybackID, liveStreamID: String)? {
+        try await read { db in
+            try Row.fetchOne(db, sql: "SELECT id, policy, live_stream_id FROM playback_id WHERE id = ?", arguments: [id]).map { row in
+                (PlaybackID(id: row["id"], policy: PlaybackID.Policy(rawValue: row["policy"]) ?? .signed), row["live_stream_id"])
+            }
+        }
+    }
+
+    /// Change feed entries after `sequence`, oldest first.
+    func changes(after sequence: Int64, limit: Int = 100) async throws -> [LiveStreamChange] {
+        try await read { db in
+            try Row.fetchAll(db, sql: "SELECT sequence, kind, snapshot FROM live_stream_change WHERE sequence > ? ORDER BY sequence LIMIT ?",
+                             arguments: [sequence, limit]).compactMap { row in
+                guard let kind = LiveStreamChange.Kind(rawValue: row["kind"]),
+                      let stream = try? JSONDecoder().decode(LiveStream.self, from: row["snapshot"] as Data) else { return nil }
+                return LiveStreamChange(sequence: row["sequence"], kind: kind, stream: stream)
+            }
+        }
+    }
+
+    /// The newest change's sequence number (0 when there is none).
+    func latestChangeSequence() async throws -> Int64 {
+        try await read { db in try Int64.fetchOne(db, sql: "SELECT COALESCE(MAX(sequence), 0) FROM live_stream_change") ?? 0 }
+    }
+
+    // MARK: Changes (each one writes its change feed entry in the same transaction)
 
     /// Creates a stream with fresh id, key and playback IDs.
-    func create(_ new: NewLiveStream, now: Date = Date()) throws -> LiveStream {
+    func create(_ new: NewLiveStream, now: Date = Date()) async throws -> LiveStreamChange {
         let stream = LiveStream(
             id: Identifier.opaque(), streamKey: Identifier.streamKey(), status: .idle,
             createdAt: Int64(now.timeIntervalSince1970), reconnectWindow: new.reconnectWindow,
@@ -136,7 +143,7 @@ final class LiveStreamStore: Sendable {
             playbackIDs: new.playbackPolicies.map { PlaybackID(id: Identifier.opaque(), policy: $0) },
             activeIngestProtocol: nil, newAssetSettings: new.newAssetSettings,
             useSlateForStandardLatency: new.useSlateForStandardLatency, reconnectSlateURL: new.reconnectSlateURL, title: new.title)
-        try database.write { db in
+        return try await write { db in
             let sequence = try Int.fetchOne(db, sql: "SELECT COALESCE(MAX(sequence), 0) + 1 FROM live_stream") ?? 1
             try db.execute(sql: """
                 INSERT INTO live_stream (id, stream_key, status, created_at, reconnect_window, max_continuous_duration,
@@ -148,39 +155,31 @@ final class LiveStreamStore: Sendable {
                                  stream.audioOnly, stream.test, sequence, stream.newAssetSettings,
                                  stream.useSlateForStandardLatency, stream.reconnectSlateURL, stream.title])
             for playback in stream.playbackIDs { try Self.insert(playback, liveStreamID: stream.id, db) }
+            return try Self.record(.created, stream, db)
         }
-        return stream
     }
 
-    /// Deletes a stream and its playback IDs; false when it did not exist.
-    @discardableResult
-    func delete(id: String) throws -> Bool {
-        try database.write { db in
+    /// Deletes a stream and its playback IDs; nil when it did not exist.
+    func delete(id: String) async throws -> LiveStreamChange? {
+        try await write { db in
+            guard let stream = try Self.fetch(db, where: "id = ?", [id]).first else { return nil }
             try db.execute(sql: "DELETE FROM live_stream WHERE id = ?", arguments: [id])
-            return db.changesCount > 0
+            return try Self.record(.deleted, stream, db)
         }
     }
 
     /// Gives a stream a new stream key; the old one stops working. Nil when the stream does not exist.
-    func resetStreamKey(id: String) throws -> LiveStream? {
-        try database.write { db in
+    func resetStreamKey(id: String) async throws -> LiveStreamChange? {
+        try await write { db in
             try db.execute(sql: "UPDATE live_stream SET stream_key = ? WHERE id = ?", arguments: [Identifier.streamKey(), id])
-            return db.changesCount > 0 ? try Self.fetch(db, where: "id = ?", [id]).first : nil
-        }
-    }
-
-    /// Records a status change (disabled streams stay disabled).
-    func setStatus(id: String, _ status: LiveStream.Status, ingestProtocol: String? = nil) throws {
-        try database.write { db in
-            try db.execute(sql: """
-                UPDATE live_stream SET status = ?, active_ingest_protocol = ? WHERE id = ? AND status != 'disabled'
-                """, arguments: [status.rawValue, status == .active ? ingestProtocol : nil, id])
+            guard db.changesCount > 0, let stream = try Self.fetch(db, where: "id = ?", [id]).first else { return nil }
+            return try Self.record(.streamKeyReset, stream, db)
         }
     }
 
     /// Applies a PATCH; nil when the stream does not exist.
-    func update(id: String, _ update: LiveStreamUpdate) throws -> LiveStream? {
-        try database.write { db in
+    func update(id: String, _ update: LiveStreamUpdate) async throws -> LiveStreamChange? {
+        try await write { db in
             var assignments: [String] = []
             var arguments: [(any DatabaseValueConvertible)?] = []
             func set(_ column: String, _ value: (any DatabaseValueConvertible)?) {
@@ -200,48 +199,82 @@ final class LiveStreamStore: Sendable {
                 try db.execute(sql: "UPDATE live_stream SET \(assignments.joined(separator: ", ")) WHERE id = ?",
                                arguments: StatementArguments(arguments))
             }
-            return try Self.fetch(db, where: "id = ?", [id]).first
+            guard let stream = try Self.fetch(db, where: "id = ?", [id]).first else { return nil }
+            return try Self.record(.updated, stream, db)
         }
     }
 
-    /// Disables (refuse publishing) or enables a stream; false when it does not exist.
-    func setDisabled(id: String, _ disabled: Bool) throws -> Bool {
-        try database.write { db in
+    /// Disables (refuse publishing) or enables a stream; nil when it does not exist.
+    func setDisabled(id: String, _ disabled: Bool) async throws -> LiveStreamChange? {
+        try await write { db in
             if disabled {
                 try db.execute(sql: "UPDATE live_stream SET status = 'disabled', active_ingest_protocol = NULL WHERE id = ?", arguments: [id])
             } else {
                 try db.execute(sql: "UPDATE live_stream SET status = 'idle' WHERE id = ? AND status = 'disabled'", arguments: [id])
-                if db.changesCount == 0 { return try Int.fetchOne(db, sql: "SELECT 1 FROM live_stream WHERE id = ?", arguments: [id]) != nil }
             }
-            return db.changesCount > 0
+            guard let stream = try Self.fetch(db, where: "id = ?", [id]).first else { return nil }
+            return try Self.record(disabled ? .disabled : .enabled, stream, db)
+        }
+    }
+
+    /// Records that the stream's broadcast was signalled complete; nil when it does not exist.
+    func complete(id: String) async throws -> LiveStreamChange? {
+        try await write { db in
+            guard let stream = try Self.fetch(db, where: "id = ?", [id]).first else { return nil }
+            return try Self.record(.completed, stream, db)
         }
     }
 
     /// Adds a playback ID to a stream; nil when the stream does not exist.
-    func addPlaybackID(liveStreamID: String, policy: PlaybackID.Policy) throws -> PlaybackID? {
-        try database.write { db in
+    func addPlaybackID(liveStreamID: String, policy: PlaybackID.Policy) async throws -> (PlaybackID, LiveStreamChange)? {
+        try await write { db in
             guard try Int.fetchOne(db, sql: "SELECT 1 FROM live_stream WHERE id = ?", arguments: [liveStreamID]) != nil else { return nil }
             let playback = PlaybackID(id: Identifier.opaque(), policy: policy)
             try Self.insert(playback, liveStreamID: liveStreamID, db)
-            return playback
+            let stream = try Self.fetch(db, where: "id = ?", [liveStreamID]).first!
+            return (playback, try Self.record(.updated, stream, db))
         }
     }
 
-    /// Removes a playback ID of a stream; false when there was none.
-    func deletePlaybackID(liveStreamID: String, id: String) throws -> Bool {
-        try database.write { db in
+    /// Removes a playback ID of a stream; nil when there was none.
+    func deletePlaybackID(liveStreamID: String, id: String) async throws -> LiveStreamChange? {
+        try await write { db in
             try db.execute(sql: "DELETE FROM playback_id WHERE id = ? AND live_stream_id = ?", arguments: [id, liveStreamID])
-            return db.changesCount > 0
+            guard db.changesCount > 0, let stream = try Self.fetch(db, where: "id = ?", [liveStreamID]).first else { return nil }
+            return try Self.record(.updated, stream, db)
         }
     }
 
-    /// The playback ID `id` with the live stream it belongs to.
-    func playbackID(_ id: String) throws -> (playbackID: PlaybackID, liveStreamID: String)? {
-        try database.read { db in
-            try Row.fetchOne(db, sql: "SELECT id, policy, live_stream_id FROM playback_id WHERE id = ?", arguments: [id]).map { row in
-                (PlaybackID(id: row["id"], policy: PlaybackID.Policy(rawValue: row["policy"]) ?? .signed), row["live_stream_id"])
-            }
+    // MARK: Broadcast state (written by the hub; it emits the events itself)
+
+    /// Records a status change (disabled streams stay disabled); the stream as it is now, nil if gone.
+    func setStatus(id: String, _ status: LiveStream.Status, ingestProtocol: String? = nil) async throws -> LiveStream? {
+        try await write { db in
+            try db.execute(sql: """
+                UPDATE live_stream SET status = ?, active_ingest_protocol = ? WHERE id = ? AND status != 'disabled'
+                """, arguments: [status.rawValue, status == .active ? ingestProtocol : nil, id])
+            return try Self.fetch(db, where: "id = ?", [id]).first
         }
+    }
+
+    /// At start-up no publisher is connected: every active stream becomes idle.
+    func resetActiveStreams() async throws {
+        try await write { db in
+            try db.execute(sql: "UPDATE live_stream SET status = 'idle', active_ingest_protocol = NULL WHERE status = 'active'")
+        }
+    }
+
+    // MARK: Mapping
+
+    private static func record(_ kind: LiveStreamChange.Kind, _ stream: LiveStream, _ db: Database) throws -> LiveStreamChange {
+        let snapshot = try JSONEncoder().encode(stream)
+        try db.execute(sql: "INSERT INTO live_stream_change (live_stream_id, kind, snapshot) VALUES (?, ?, ?)",
+                       arguments: [stream.id, kind.rawValue, snapshot])
+        let sequence = db.lastInsertedRowID
+        if sequence > changesKept {
+            try db.execute(sql: "DELETE FROM live_stream_change WHERE sequence <= ?", arguments: [sequence - changesKept])
+        }
+        return LiveStreamChange(sequence: sequence, kind: kind, stream: stream)
     }
 
     private static func insert(_ playback: PlaybackID, liveStreamID: String, _ db: Database) throws {
@@ -251,26 +284,24 @@ final class LiveStreamStore: Sendable {
                        arguments: [playback.id, liveStreamID, playback.policy.rawValue, sequence])
     }
 
-    /// At start-up no publisher is connected: every active stream becomes idle.
-    func resetActiveStreams() throws {
-        try database.write { db in
-            try db.execute(sql: "UPDATE live_stream SET status = 'idle', active_ingest_protocol = NULL WHERE status = 'active'")
-        }
-    }
-
-    // MARK: Mapping
-
+    /// Streams and their playback IDs in two queries.
     private static func fetch(_ db: Database, where filter: String, _ arguments: StatementArguments,
                               limit: Int = -1, offset: Int = 0) throws -> [LiveStream] {
         let rows = try Row.fetchAll(db, sql: """
             SELECT * FROM live_stream WHERE \(filter) ORDER BY sequence DESC LIMIT \(limit) OFFSET \(offset)
             """, arguments: arguments)
-        return try rows.map { row in
+        guard !rows.isEmpty else { return [] }
+        let ids: [String] = rows.map { $0["id"] }
+        var playbackIDs: [String: [PlaybackID]] = [:]
+        let placeholders = Array(repeating: "?", count: ids.count).joined(separator: ",")
+        for row in try Row.fetchAll(db, sql: """
+            SELECT id, policy, live_stream_id FROM playback_id WHERE live_stream_id IN (\(placeholders)) ORDER BY sequence
+            """, arguments: StatementArguments(ids)) {
+            playbackIDs[row["live_stream_id"], default: []].append(
+                PlaybackID(id: row["id"], policy: PlaybackID.Policy(rawValue: row["policy"]) ?? .signed))
+        }
+        return rows.map { row in
             let id: String = row["id"]
-            let playbackIDs = try Row.fetchAll(db, sql: "SELECT id, policy FROM playback_id WHERE live_stream_id = ? ORDER BY sequence",
-                                               arguments: [id]).map { playback in
-                PlaybackID(id: playback["id"], policy: PlaybackID.Policy(rawValue: playback["policy"]) ?? .signed)
-            }
             return LiveStream(
                 id: id, streamKey: row["stream_key"],
                 status: LiveStream.Status(rawValue: row["status"]) ?? .idle,
@@ -278,18 +309,9 @@ final class LiveStreamStore: Sendable {
                 maxContinuousDuration: row["max_continuous_duration"],
                 latencyMode: LiveStream.LatencyMode(rawValue: row["latency_mode"]) ?? .standard,
                 passthrough: row["passthrough"], audioOnly: row["audio_only"], test: row["test"],
-                playbackIDs: playbackIDs, activeIngestProtocol: row["active_ingest_protocol"],
+                playbackIDs: playbackIDs[id] ?? [], activeIngestProtocol: row["active_ingest_protocol"],
                 newAssetSettings: row["new_asset_settings"], useSlateForStandardLatency: row["use_slate_for_standard_latency"],
                 reconnectSlateURL: row["reconnect_slate_url"], title: row["meta_title"])
         }
     }
-}
-
-/// Compares two strings in time that depends only on their lengths, not on where they differ.
-func constantTimeEquals(_ a: String, _ b: String) -> Bool {
-    let x = Array(a.utf8), y = Array(b.utf8)
-    guard x.count == y.count else { return false }
-    var difference: UInt8 = 0
-    for index in x.indices { difference |= x[index] ^ y[index] }
-    return difference == 0
 }

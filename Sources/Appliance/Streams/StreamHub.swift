@@ -1,13 +1,15 @@
+import Foundation
 import Logging
-import Media
 import NIOCore
+import ServiceLifecycle
+import Synchronization
 
 /// The answer to a publish request.
 enum PublishDecision: Sendable {
     /// Go ahead: send media to `output` tagged with `session`.
     case accepted(PublishGrant)
-    /// Refuse with this onStatus code and description, then close.
-    case refused(code: String, description: String)
+    /// Refuse (Ingest sends the matching onStatus error, then closes).
+    case refused(PublishRefusal)
 }
 
 /// What an accepted publisher needs.
@@ -15,186 +17,351 @@ struct PublishGrant: Sendable {
     var liveStreamID: String
     var session: Int
     var output: any StreamOutput
-    /// Seconds after which the publisher is disconnected (Mux max_continuous_duration).
-    var maxContinuousDuration: Int
 }
 
-/// The live-stream hub: one publisher per stream, the idle/active status machine, the reconnect window.
-///
-/// A broadcast starts with the first accepted publisher and ends when no publisher has been back for
-/// the stream's reconnect window; in between, publishers come and go and the playlist continues.
-actor StreamHub {
-    private struct Broadcast {
-        var output: any StreamOutput
-        var publisher: (any Publisher)?
-        var session: Int
-        var active = false
-        var reconnectWindow: Double
-        var ending: Task<Void, Never>?
+/// A connection asking to publish with a stream key; `reply` is called once, from the hub.
+struct PublishRequest: Sendable {
+    var session: Int
+    var streamKey: String
+    var publisher: any Publisher
+    var reply: @Sendable (PublishDecision) -> Void
+}
+
+/// Limits the hub applies to every stream.
+struct HubSettings: Sendable {
+    /// A new publisher takes over from one that has sent nothing for this long.
+    var takeoverAfter: Duration = .seconds(5)
+    /// Most broadcasts at once (a reconnect or takeover keeps its broadcast's slot).
+    var maxPublishers = Int.max
+    /// Appliance-wide cap on a broadcast's length, whatever the stream's own setting.
+    var maxContinuousDuration: Duration = .seconds(43200)
+    /// How often timers are checked and the change feed is read.
+    var tick: Duration = .milliseconds(250)
+    /// The change feed is read every this many ticks.
+    var changeFeedEvery = 2
+}
+
+/// The live-stream hub, a Service: one ``BroadcastLifecycle`` per stream, fed from one ordered input
+/// stream (publish requests, first media and publisher-gone from the connections, playable from the
+/// packagers, changes from the API and the change feed, timer ticks) and carried out here: outputs,
+/// disconnects, status writes, lifecycle events. It owns every timer (reconnect window, max duration,
+/// complete's delayed drop); shutdown ends every broadcast. Each connection's inputs arrive in the order
+/// it sent them, because they share one FIFO.
+final class StreamHub: Service, Sendable {
+    enum Input: Sendable {
+        case publish(PublishRequest)
+        case firstMedia(session: Int)
+        case publisherGone(session: Int)
+        case playable(liveStreamID: String, broadcast: Int)
+        /// A change made through ``LiveStreamService``; `done` runs once it is carried out.
+        case change(LiveStreamChange, done: (@Sendable () -> Void)?)
+        case tick
+        /// The health check: `answer` runs when the loop gets to it.
+        case ping(answer: @Sendable () -> Void)
+        case shutdown
     }
 
+    private let inputs: AsyncStream<Input>
+    private let continuation: AsyncStream<Input>.Continuation
     private let directory: any StreamDirectory
     private let outputs: any StreamOutputFactory
-    private let takeoverAfterNanoseconds: UInt64
-    private let maxPublishers: Int
-    private let maxContinuousDuration: Int
+    let events: LifecycleEvents
+    private let settings: HubSettings
     private let logger: Logger
-    private var broadcasts: [String: Broadcast] = [:]
-    private var sessionCounter = 0
+    private let onReady: @Sendable () async -> Void
+    private let publishing = Atomic<Int>(0)
+    private static let sessions = Atomic<Int>(0)
 
-    init(directory: any StreamDirectory, outputs: any StreamOutputFactory, takeoverAfter: Double, maxPublishers: Int = .max,
-         maxContinuousDuration: Int = .max, logger: Logger) {
+    init(directory: any StreamDirectory, outputs: any StreamOutputFactory, events: LifecycleEvents,
+         settings: HubSettings = HubSettings(), logger: Logger, onReady: @escaping @Sendable () async -> Void = {}) {
+        (inputs, continuation) = AsyncStream.makeStream(of: Input.self)
         self.directory = directory
         self.outputs = outputs
-        self.takeoverAfterNanoseconds = UInt64(takeoverAfter * 1e9)
-        self.maxPublishers = maxPublishers
-        self.maxContinuousDuration = maxContinuousDuration
+        self.events = events
+        self.settings = settings
+        self.logger = logger
+        self.onReady = onReady
+    }
+
+    /// A session number no other connection of this process has.
+    static func nextSession() -> Int { sessions.add(1, ordering: .relaxed).newValue }
+
+    /// Streams with a connected publisher.
+    var publishingCount: Int { publishing.load(ordering: .relaxed) }
+
+    /// Queues an input; never waits. After the hub stopped, a publish is refused and a change's `done` runs.
+    func send(_ input: Input) {
+        if case .terminated = continuation.yield(input) { Self.reject(input) }
+    }
+
+    /// Carries out a change and returns once it is done (the API's effects are immediate).
+    func apply(_ change: LiveStreamChange) async {
+        await withCheckedContinuation { (done: CheckedContinuation<Void, Never>) in
+            send(.change(change, done: { done.resume() }))
+        }
+    }
+
+    /// True once the run loop has handled a ping: it is not stuck (the watchdog asks).
+    func ping() async -> Bool {
+        await withCheckedContinuation { (answered: CheckedContinuation<Bool, Never>) in
+            switch continuation.yield(.ping(answer: { answered.resume(returning: true) })) {
+            case .terminated: answered.resume(returning: false)
+            default: break
+            }
+        }
+    }
+
+    private static func reject(_ input: Input) {
+        switch input {
+        case .publish(let request): request.reply(.refused(.unavailable))
+        case .change(_, let done): done?()
+        case .ping(let answer): answer()
+        case .firstMedia, .publisherGone, .playable, .tick, .shutdown: break
+        }
+    }
+
+    func run() async throws {
+        let core = Core(hub: self, directory: directory, outputs: outputs, settings: settings, logger: logger)
+        try await core.start()
+        await onReady()
+        await withGracefulShutdownHandler {
+            await withTaskGroup(of: Void.self) { group in
+                group.addTask { [continuation, tick = settings.tick] in
+                    while !Task.isCancelled {
+                        try? await Task.sleep(for: tick)
+                        continuation.yield(.tick)
+                    }
+                }
+                for await input in inputs {
+                    await core.handle(input)
+                    if case .shutdown = input { break }
+                }
+                group.cancelAll()
+            }
+        } onGracefulShutdown: { [continuation] in
+            continuation.yield(.shutdown)
+        }
+        continuation.finish()
+        for await input in inputs { Self.reject(input) }
+        events.finish()
+    }
+
+    fileprivate func published(_ count: Int) { publishing.store(count, ordering: .relaxed) }
+}
+
+/// The hub's state, confined to its run loop.
+private final class Core {
+    final class Entry {
+        var lifecycle: BroadcastLifecycle
+        var stream: LiveStream
+        var output: (any StreamOutput)?
+        var generation = 0
+        var timers: [LifecycleTimer: ContinuousClock.Instant] = [:]
+        init(lifecycle: BroadcastLifecycle, stream: LiveStream) {
+            self.lifecycle = lifecycle
+            self.stream = stream
+        }
+    }
+
+    let hub: StreamHub
+    let directory: any StreamDirectory
+    let outputs: any StreamOutputFactory
+    let settings: HubSettings
+    let logger: Logger
+    var entries: [String: Entry] = [:]
+    /// Connected publishers by session, and the stream each one publishes.
+    var publishers: [Int: (stream: String, publisher: any Publisher)] = [:]
+    var eventSequence: UInt64 = 0
+    var generations = 0
+    var ticks = 0
+    var cursor: Int64 = 0
+    /// Changes carried out, newest last (a change may come both directly and through the feed).
+    var applied: Set<Int64> = []
+    var appliedOrder: [Int64] = []
+    var feedFailing = false
+
+    init(hub: StreamHub, directory: any StreamDirectory, outputs: any StreamOutputFactory, settings: HubSettings, logger: Logger) {
+        self.hub = hub
+        self.directory = directory
+        self.outputs = outputs
+        self.settings = settings
         self.logger = logger
     }
 
-    /// Streams with a connected publisher.
-    var publishingCount: Int { broadcasts.values.filter { $0.publisher != nil }.count }
+    func start() async throws {
+        try await directory.prepare()
+        try await directory.resetActiveStreams()
+        cursor = try await directory.latestChangeSequence()
+    }
 
-    /// Decides a publish with `streamKey`; never logs the key.
-    func authorise(streamKey: String, publisher: any Publisher) -> PublishDecision {
+    func handle(_ input: StreamHub.Input) async {
+        let now = ContinuousClock.now
+        switch input {
+        case .publish(let request):
+            await publish(request, now: now)
+        case .firstMedia(let session):
+            guard let id = publishers[session]?.stream else { return }
+            await run(.firstMedia(session: session), on: id, now: now)
+        case .publisherGone(let session):
+            guard let id = publishers.removeValue(forKey: session)?.stream else { return }
+            await run(.publisherGone(session: session), on: id, now: now)
+        case .playable(let id, let broadcast):
+            guard entries[id]?.generation == broadcast else { return }
+            await run(.playable, on: id, now: now)
+        case .change(let change, let done):
+            await apply(change, now: now)
+            done?()
+        case .ping(let answer):
+            answer()
+        case .tick:
+            await fireTimers(now: now)
+            ticks += 1
+            if ticks % settings.changeFeedEvery == 0 { await readChangeFeed(now: now) }
+        case .shutdown:
+            for id in entries.keys { await run(.shutdown, on: id, now: now) }
+        }
+        hub.published(entries.values.filter { $0.lifecycle.session != nil }.count)
+    }
+
+    private func publish(_ request: PublishRequest, now: ContinuousClock.Instant) async {
         let stream: LiveStream?
         do {
-            stream = try directory.liveStream(streamKey: streamKey)
+            stream = try await directory.liveStream(streamKey: request.streamKey)
         } catch {
-            logger.error("stream lookup failed", metadata: ["error": "\(error)"])
-            return .refused(code: "NetStream.Publish.Failed", description: "temporarily unavailable")
+            logger.error("publish refused: stream lookup failed", metadata: ["error": "\(error)"])
+            return request.reply(.refused(.unavailable))
         }
-        guard let stream else {
-            return .refused(code: "NetStream.Publish.BadName", description: "unknown stream key")
+        guard let stream else { return request.reply(.refused(.unknownKey)) }
+        let entry = self.entry(for: stream)
+        entry.stream.streamKey = stream.streamKey
+        let silence = entry.lifecycle.session.flatMap { publishers[$0] }.map { current in
+            Duration.nanoseconds(Int64(bitPattern: NIODeadline.now().uptimeNanoseconds &- current.publisher.lastActivityNanoseconds))
         }
-        guard stream.status != .disabled else {
-            logger.notice("publish refused: stream disabled", metadata: ["live_stream_id": "\(stream.id)"])
-            return .refused(code: "NetStream.Publish.BadName", description: "live stream is disabled")
-        }
-        if broadcasts[stream.id]?.publisher == nil, publishingCount >= maxPublishers {
-            logger.warning("publish refused: max_publishers reached", metadata: ["live_stream_id": "\(stream.id)", "max_publishers": "\(maxPublishers)"])
-            return .refused(code: "NetStream.Publish.Rejected", description: "the appliance is publishing its maximum number of streams")
-        }
-        sessionCounter += 1
-        let session = sessionCounter
-        if var broadcast = broadcasts[stream.id] {
-            if let current = broadcast.publisher {
-                let silent = NIODeadline.now().uptimeNanoseconds &- current.lastActivityNanoseconds
-                guard silent >= takeoverAfterNanoseconds else {
-                    logger.notice("publish refused: stream is receiving media", metadata: ["live_stream_id": "\(stream.id)"])
-                    return .refused(code: "NetStream.Publish.BadName", description: "stream is already being published")
-                }
-                logger.notice("publisher taking over a silent session", metadata: ["live_stream_id": "\(stream.id)"])
-                broadcast.output.sessionEnded(broadcast.session)
-                current.disconnect(reason: "taken over by a new publisher")
-            }
-            broadcast.ending?.cancel()
-            broadcast.ending = nil
-            broadcast.publisher = publisher
-            broadcast.session = session
-            broadcast.reconnectWindow = stream.reconnectWindow
-            broadcasts[stream.id] = broadcast
-            broadcast.output.sessionStarted(session)
-            logger.info("publisher reconnected", metadata: ["live_stream_id": "\(stream.id)", "session": "\(session)"])
-            return .accepted(PublishGrant(liveStreamID: stream.id, session: session, output: broadcast.output,
-                                          maxContinuousDuration: min(stream.maxContinuousDuration, maxContinuousDuration)))
-        }
-        let output = outputs.makeOutput(for: stream)
-        broadcasts[stream.id] = Broadcast(output: output, publisher: publisher, session: session,
-                                          reconnectWindow: stream.reconnectWindow)
-        output.sessionStarted(session)
-        logger.info("broadcast started", metadata: ["live_stream_id": "\(stream.id)", "session": "\(session)"])
-        return .accepted(PublishGrant(liveStreamID: stream.id, session: session, output: output,
-                                      maxContinuousDuration: min(stream.maxContinuousDuration, maxContinuousDuration)))
+        let slots = entries.values.filter { $0.lifecycle.holdsSlot }.count
+        let event = BroadcastLifecycle.Event.publishRequested(
+            session: request.session, settings: broadcastSettings(stream), disabled: stream.status == .disabled,
+            slotAvailable: slots < settings.maxPublishers, publisherSilence: silence)
+        publishers[request.session] = (stream.id, request.publisher)
+        await run(event, on: stream.id, now: now, request: request)
     }
 
-    /// The first media of a session arrived: the stream is active.
-    func mediaStarted(liveStreamID: String, session: Int) {
-        guard var broadcast = broadcasts[liveStreamID], broadcast.session == session, !broadcast.active else { return }
-        broadcast.active = true
-        broadcasts[liveStreamID] = broadcast
-        updateStatus(liveStreamID, .active)
-    }
-
-    /// A publisher's connection ended (closed, unpublished, timed out, refused mid-stream).
-    func publisherEnded(liveStreamID: String, session: Int) {
-        guard var broadcast = broadcasts[liveStreamID], broadcast.session == session, broadcast.publisher != nil else { return }
-        broadcast.publisher = nil
-        broadcast.output.sessionEnded(session)
-        let window = broadcast.reconnectWindow
-        broadcast.ending = Task { [weak self] in
-            if window > 0 { try? await Task.sleep(for: .milliseconds(Int64(window * 1000))) }
-            guard !Task.isCancelled else { return }
-            await self?.endBroadcast(liveStreamID: liveStreamID, session: session)
+    private func apply(_ change: LiveStreamChange, now: ContinuousClock.Instant) async {
+        guard applied.insert(change.sequence).inserted else { return }
+        appliedOrder.append(change.sequence)
+        if appliedOrder.count > 4096 { applied.remove(appliedOrder.removeFirst()) }
+        let entry = self.entry(for: change.stream)
+        var stream = change.stream
+        if entry.lifecycle.holdsSlot, change.kind != .disabled, change.kind != .enabled {
+            // The hub's own status writes may be newer than the snapshot.
+            stream.status = entry.stream.status
+            stream.activeIngestProtocol = entry.stream.activeIngestProtocol
         }
-        broadcasts[liveStreamID] = broadcast
-        logger.info("publisher gone; waiting for a reconnect", metadata: ["live_stream_id": "\(liveStreamID)", "reconnect_window": "\(window)"])
-    }
-
-    /// Ends a broadcast for good: final playlist, status idle.
-    private func endBroadcast(liveStreamID: String, session: Int) {
-        guard let broadcast = broadcasts[liveStreamID], broadcast.session == session, broadcast.publisher == nil else { return }
-        broadcasts[liveStreamID] = nil
-        broadcast.output.broadcastEnded()
-        if broadcast.active { updateStatus(liveStreamID, .idle) }
-        logger.info("broadcast ended", metadata: ["live_stream_id": "\(liveStreamID)"])
-    }
-
-    /// Ends a broadcast now and disconnects its publisher at once (delete, disable).
-    func stop(liveStreamID: String, reason: String) {
-        guard let broadcast = broadcasts.removeValue(forKey: liveStreamID) else { return }
-        broadcast.ending?.cancel()
-        if let publisher = broadcast.publisher {
-            broadcast.output.sessionEnded(broadcast.session)
-            publisher.disconnect(reason: reason)
+        entry.stream = stream
+        let event: BroadcastLifecycle.Event = switch change.kind {
+        case .created: .created
+        case .updated: .updated
+        case .deleted: .delete
+        case .disabled: .disable
+        case .enabled: .enable
+        case .streamKeyReset: .streamKeyReset
+        case .completed: .complete
         }
-        broadcast.output.broadcastEnded()
-        logger.info("broadcast stopped", metadata: ["live_stream_id": "\(liveStreamID)", "reason": "\(reason)"])
+        await run(event, on: change.stream.id, now: now)
     }
 
-    /// Disconnects the publisher (its stream key was reset); the broadcast waits for a reconnect.
-    func disconnectPublisher(liveStreamID: String, reason: String) {
-        guard let publisher = broadcasts[liveStreamID]?.publisher else { return }
-        logger.info("publisher disconnected", metadata: ["live_stream_id": "\(liveStreamID)", "reason": "\(reason)"])
-        publisher.disconnect(reason: reason)
-    }
-
-    /// Mux "complete": the playlist ends now (EXT-X-ENDLIST); the encoder is dropped after
-    /// `dropAfter` seconds so one that reconnects by itself does not start a new broadcast at once.
-    func complete(liveStreamID: String, dropAfter: Double = 60) {
-        guard let broadcast = broadcasts.removeValue(forKey: liveStreamID) else { return }
-        broadcast.ending?.cancel()
-        broadcast.output.broadcastEnded()
-        if broadcast.active { updateStatus(liveStreamID, .idle) }
-        if let publisher = broadcast.publisher {
-            Task {
-                try? await Task.sleep(for: .milliseconds(Int64(dropAfter * 1000)))
-                publisher.disconnect(reason: "live stream completed")
-            }
-        }
-        logger.info("broadcast completed", metadata: ["live_stream_id": "\(liveStreamID)"])
-    }
-
-    /// Ends every broadcast now (shutdown): publishers are disconnected, playlists final.
-    func endAll() {
-        for (id, broadcast) in broadcasts {
-            broadcast.ending?.cancel()
-            if let publisher = broadcast.publisher {
-                broadcast.output.sessionEnded(broadcast.session)
-                publisher.disconnect(reason: "server shutting down")
-            }
-            broadcast.output.broadcastEnded()
-            if broadcast.active { updateStatus(id, .idle) }
-        }
-        broadcasts.removeAll()
-    }
-
-    private func updateStatus(_ id: String, _ status: LiveStream.Status) {
+    private func readChangeFeed(now: ContinuousClock.Instant) async {
         do {
-            try directory.setStatus(id: id, status, ingestProtocol: "rtmp")
-            logger.info("live stream \(status.rawValue)", metadata: ["live_stream_id": "\(id)"])
+            let changes = try await directory.changes(after: cursor, limit: 100)
+            if feedFailing { logger.notice("change feed readable again") }
+            feedFailing = false
+            for change in changes {
+                cursor = max(cursor, change.sequence)
+                if !applied.contains(change.sequence) {
+                    logger.info("change from the CLI", metadata: ["live_stream_id": "\(change.stream.id)", "change": "\(change.kind.rawValue)"])
+                }
+                await apply(change, now: now)
+            }
         } catch {
-            logger.error("status update failed", metadata: ["live_stream_id": "\(id)", "error": "\(error)"])
+            if !feedFailing { logger.error("cannot read the change feed", metadata: ["error": "\(error)"]) }
+            feedFailing = true
+        }
+    }
+
+    private func fireTimers(now: ContinuousClock.Instant) async {
+        for (id, entry) in entries {
+            for (timer, deadline) in entry.timers where deadline <= now {
+                entry.timers[timer] = nil
+                await run(.timerFired(timer), on: id, now: now)
+            }
+        }
+    }
+
+    private func entry(for stream: LiveStream) -> Entry {
+        if let entry = entries[stream.id] { return entry }
+        let entry = Entry(lifecycle: BroadcastLifecycle(settings: broadcastSettings(stream), takeoverAfter: settings.takeoverAfter),
+                          stream: stream)
+        entries[stream.id] = entry
+        return entry
+    }
+
+    private func broadcastSettings(_ stream: LiveStream) -> BroadcastLifecycle.Settings {
+        .init(reconnectWindow: .milliseconds(Int64(stream.reconnectWindow * 1000)),
+              maxContinuousDuration: min(.seconds(stream.maxContinuousDuration), settings.maxContinuousDuration))
+    }
+
+    /// Feeds `event` to the stream's lifecycle and carries out its actions in order.
+    private func run(_ event: BroadcastLifecycle.Event, on id: String, now: ContinuousClock.Instant, request: PublishRequest? = nil) async {
+        guard let entry = entries[id] else { return }
+        for action in entry.lifecycle.handle(event, now: now) {
+            await perform(action, entry, request: request)
+        }
+        if entry.lifecycle.phase == .idle, entry.timers.isEmpty, entry.output == nil { entries[id] = nil }
+    }
+
+    private func perform(_ action: BroadcastLifecycle.Action, _ entry: Entry, request: PublishRequest?) async {
+        let id = entry.stream.id
+        switch action {
+        case .startBroadcast:
+            generations += 1
+            let generation = generations
+            entry.generation = generation
+            entry.output = outputs.makeOutput(for: entry.stream) { [hub] in hub.send(.playable(liveStreamID: id, broadcast: generation)) }
+        case .accept(let session):
+            guard let output = entry.output else { return }
+            output.sessionStarted(session)
+            logger.info("publish accepted", metadata: ["live_stream_id": "\(id)", "session": "\(session)"])
+            request?.reply(.accepted(PublishGrant(liveStreamID: id, session: session, output: output)))
+        case .refuse(let session, let reason):
+            publishers[session] = nil
+            logger.notice("publish refused: \(reason.description)", metadata: ["live_stream_id": "\(id)"])
+            request?.reply(.refused(reason))
+        case .disconnect(let session, let reason):
+            if let current = publishers.removeValue(forKey: session) {
+                logger.info("publisher disconnected", metadata: ["live_stream_id": "\(id)", "reason": "\(reason.rawValue)"])
+                current.publisher.disconnect(reason: reason.rawValue)
+            }
+        case .endSession(let session):
+            entry.output?.sessionEnded(session)
+        case .endPlaylist:
+            entry.output?.broadcastEnded()
+            entry.output = nil
+        case .removeFiles:
+            outputs.removeFiles(of: id)
+        case .setStatus(let status):
+            entry.stream.status = status
+            entry.stream.activeIngestProtocol = status == .active ? "rtmp" : nil
+            do {
+                if let stored = try await directory.setStatus(id: id, status, ingestProtocol: "rtmp") { entry.stream = stored }
+            } catch {
+                logger.error("status update failed", metadata: ["live_stream_id": "\(id)", "status": "\(status.rawValue)", "error": "\(error)"])
+            }
+        case .emit(let type):
+            eventSequence += 1
+            hub.events.publish(LifecycleEvent(sequence: eventSequence, type: type, stream: entry.stream, at: Date()))
+        case .arm(let timer, let deadline):
+            entry.timers[timer] = deadline
+        case .cancel(let timer):
+            entry.timers[timer] = nil
         }
     }
 }

@@ -18,15 +18,26 @@ protocol StreamOutput: AnyObject, Sendable {
     func broadcastEnded()
 }
 
-/// Makes the output of a new broadcast.
+/// Makes the output of a new broadcast (the packager factory implements it).
 protocol StreamOutputFactory: Sendable {
-    func makeOutput(for stream: LiveStream) -> any StreamOutput
+    /// `onPlayable` is called once, when the playlist first has what a player needs.
+    func makeOutput(for stream: LiveStream, onPlayable: @escaping @Sendable () -> Void) -> any StreamOutput
+    /// Removes a deleted stream's files.
+    func removeFiles(of liveStreamID: String)
 }
 
-/// The live streams known to the store, as the hub needs them (LiveStreamStore conforms).
+/// The live streams as the hub needs them (LiveStreamStore conforms, in App).
 protocol StreamDirectory: Sendable {
-    func liveStream(streamKey: String) throws -> LiveStream?
-    func setStatus(id: String, _ status: LiveStream.Status, ingestProtocol: String?) throws
+    /// Opens the database (the hub's first step).
+    func prepare() async throws
+    func liveStream(streamKey: String) async throws -> LiveStream?
+    /// Records a status change; the stream as it is now (nil when it is gone).
+    func setStatus(id: String, _ status: LiveStream.Status, ingestProtocol: String?) async throws -> LiveStream?
+    /// At start-up no publisher is connected: every active stream becomes idle.
+    func resetActiveStreams() async throws
+    /// The change feed (changes the CLI made, for the running server to act on).
+    func changes(after sequence: Int64, limit: Int) async throws -> [LiveStreamChange]
+    func latestChangeSequence() async throws -> Int64
 }
 
 /// A connected publisher as the hub sees it (the RTMP connection handler implements it).

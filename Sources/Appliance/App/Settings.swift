@@ -1,0 +1,48 @@
+import Foundation
+import Media
+import NIOCore
+
+// App maps the configuration into each module's own settings: no other layer reads Config.
+
+extension PackagerSettings {
+    init(_ hls: Config.HLS) {
+        self.init(segmentDuration: hls.segmentDuration, playlistLength: hls.playlistLength,
+                  deleteGraceSegments: hls.deleteGraceSegments, maxBytesPerStream: hls.maxBytesPerStream)
+    }
+}
+
+extension IngestSettings {
+    init(_ rtmp: Config.RTMP) {
+        self.init(host: rtmp.listen.host, port: rtmp.listen.port,
+                  session: RTMPConfiguration(maximumMessageSize: rtmp.maxMessageSize, maximumChunkStreams: rtmp.maxChunkStreams,
+                                             maximumAMFDepth: rtmp.maxAMFDepth, outgoingChunkSize: rtmp.chunkSize),
+                  handshakeTimeout: .milliseconds(Int64(rtmp.handshakeTimeout * 1000)),
+                  idleTimeout: .milliseconds(Int64(rtmp.idleTimeout * 1000)),
+                  maxConnections: rtmp.maxConnections)
+    }
+}
+
+extension HubSettings {
+    init(_ rtmp: Config.RTMP) {
+        self.init(takeoverAfter: .milliseconds(Int64(rtmp.takeoverAfter * 1000)), maxPublishers: rtmp.maxPublishers,
+                  maxContinuousDuration: .seconds(rtmp.maxContinuousDuration))
+    }
+}
+
+extension AccessTokens.Credential {
+    init(_ token: Config.AccessToken) {
+        let secret: Secret = switch token.secret {
+        case .plain(let text): .plain(text)
+        case .sha256(let hex): .sha256(hex: hex)
+        }
+        self.init(id: token.id, secret: secret, permissions: Set(token.permissions.map { $0 == .read ? .read : .write }))
+    }
+}
+
+extension LiveStreamStore: StreamDirectory {}
+
+extension LiveStreamStore: LiveStreamRepository {
+    func create(_ new: NewLiveStream) async throws -> LiveStreamChange {
+        try await create(new, now: Date())
+    }
+}

@@ -1,0 +1,50 @@
+import Foundation
+import Hummingbird
+
+/// Why a playback request fails, answered in Mux's error shape (`{"error": {"type", "messages"}}`).
+enum PlaybackError: HTTPResponseError, Equatable {
+    /// Unknown playback ID or file.
+    case notFound
+    /// The live stream is not active (Mux answers 412 until it is).
+    case notActive
+    /// A signed playback ID (signed playback does not exist yet).
+    case signed
+
+    var status: HTTPResponse.Status {
+        switch self {
+        case .notFound: .notFound
+        case .notActive: .preconditionFailed
+        case .signed: .forbidden
+        }
+    }
+
+    var type: String {
+        switch self {
+        case .notFound: "not_found"
+        case .notActive: "stream_not_active"
+        case .signed: "forbidden"
+        }
+    }
+
+    var message: String {
+        switch self {
+        case .notFound: "The requested resource either doesn't exist or you don't have access to it."
+        case .notActive: "The live stream is not active"
+        case .signed: "Signed playback is not supported yet"
+        }
+    }
+
+    func response(from request: Request, context: some RequestContext) throws -> Response {
+        var headers = HTTPFields()
+        headers[.contentType] = "application/json"
+        headers[.accessControlAllowOrigin] = "*"
+        headers[.cacheControl] = "no-store"
+        let body = try JSONEncoder().encode(["error": Body(type: type, messages: [message])])
+        return Response(status: status, headers: headers, body: .init(byteBuffer: ByteBuffer(bytes: body)))
+    }
+
+    private struct Body: Encodable {
+        let type: String
+        let messages: [String]
+    }
+}
