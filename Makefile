@@ -22,7 +22,7 @@ DEB_VERSION := ${shell sed -n '1s/^onair (\([^)]*\)).*/\1/p' packaging/debian/ch
 DEB := dist/onair_$(DEB_VERSION)_amd64.deb
 DEB_BUILD_DIR := dist/build
 
-.PHONY: all build run test unit-test e2e-test package-test deb deps test-deps clean bench fuzz fuzz-build
+.PHONY: all build run test unit-test e2e-test package-test deb deps test-deps clean bench fuzz fuzz-build arrows
 
 all: build
 
@@ -68,7 +68,11 @@ run: build
 	echo "play: https://127.0.0.1:8443/$$pid.m3u8   (ffplay -tls_verify 0 ..., or /dev/shm/onair-dev/hls/$$id/index.m3u8)"; echo
 	exec $(ONAIR) serve --config $(RUN_CONFIG)
 
-unit-test: deps
+# The arrows of docs/architecture.md: a forbidden crossing between folders fails the build.
+arrows:
+	$(PYTHON) scripts/check_arrows.py
+
+unit-test: deps arrows
 	$(SWIFT) build --build-tests
 	$(SWIFT) test --skip-build
 

@@ -91,10 +91,20 @@ import Testing
     }
 
     @Test func hashedSecretsAuthenticate() {
-        let digest = SHA256.hash(Array("reader-secret-123".utf8)).map { String($0, radix: 16).leftPadded(to: 2) }.joined()
-        let hashed = AccessTokens([.init(id: "reader", secret: .sha256(digest), permissions: [.read])])
+        // sha256("reader-secret-123"), computed by Python's hashlib: independent of the code under test.
+        let digest = "5260d67fd50695af8af6a04964d9a70cf2b54f3a90761d254f8ef388d58f284e"
+        let hashed = AccessTokens([.init(id: "reader", secret: .sha256(hex: digest), permissions: [.read])])
         #expect(hashed.permissions(authorization: basic("reader", "reader-secret-123")) == [.read])
         #expect(hashed.permissions(authorization: basic("reader", "reader-secret-124")) == nil)
+        let upper = AccessTokens([.init(id: "reader", secret: .sha256(hex: digest.uppercased()), permissions: [.read])])
+        #expect(upper.permissions(authorization: basic("reader", "reader-secret-123")) == [.read])
+    }
+
+    @Test func constantTimeComparison() {
+        #expect(AccessTokens.constantTimeEquals([1, 2, 3], [1, 2, 3]))
+        #expect(!AccessTokens.constantTimeEquals([1, 2, 3], [1, 2, 4]))
+        #expect(!AccessTokens.constantTimeEquals([1, 2, 3], [1, 2, 3, 4]))
+        #expect(!AccessTokens.constantTimeEquals([0x80, 2, 3], [0, 2, 3]))
     }
 
     @Test(arguments: [nil, "", "Bearer x", "Basic !!!", "Basic " + Data("no-colon".utf8).base64EncodedString()])

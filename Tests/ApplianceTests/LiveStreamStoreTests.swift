@@ -3,76 +3,99 @@ import Testing
 @testable import Appliance
 
 @Suite struct LiveStreamStoreTests {
-    @Test func createGetListDelete() throws {
-        let store = try LiveStreamStore()
-        let first = try store.create(NewLiveStream())
+    @Test func createGetListDelete() async throws {
+        let store = LiveStreamStore()
+        let first = try await store.create(NewLiveStream()).stream
         var options = NewLiveStream()
         options.reconnectWindow = 30
         options.latencyMode = .low
-        options.playbackPolicies = [.signed]
-        let second = try store.create(options)
+        options.playbackPolicies = [.signed, .public]
+        let second = try await store.create(options).stream
 
         #expect(first.status == .idle)
         #expect(first.id.count == 32 && first.id.allSatisfy { $0.isLetter || $0.isNumber })
         #expect(first.streamKey.count == 36 && first.streamKey.split(separator: "-").map(\.count) == [8, 4, 4, 4, 12])
         #expect(first.streamKey != second.streamKey)
-        #expect(try store.liveStream(id: second.id) == second)
-        #expect(try store.liveStream(streamKey: first.streamKey) == first)
-        #expect(try store.liveStream(streamKey: "nope") == nil)
-        #expect(try store.liveStreams().map(\.id) == [second.id, first.id], "newest first")
-        #expect(try store.liveStreams(limit: 1, page: 2).map(\.id) == [first.id])
-        #expect(second.playbackIDs.map(\.policy) == [.signed])
+        #expect(try await store.liveStream(id: second.id) == second)
+        #expect(try await store.liveStream(streamKey: first.streamKey) == first)
+        #expect(try await store.liveStream(streamKey: "nope") == nil)
+        #expect(try await store.liveStreams().map(\.id) == [second.id, first.id], "newest first")
+        #expect(try await store.liveStreams().map(\.playbackIDs) == [second.playbackIDs, first.playbackIDs],
+                "a page's playback IDs each with their own stream, in order")
+        #expect(try await store.liveStreams(limit: 1, page: 2).map(\.id) == [first.id])
+        #expect(try await store.liveStreams(limit: 100, page: .max).isEmpty, "a page past Int's range of rows is empty")
+        #expect(second.playbackIDs.map(\.policy) == [.signed, .public])
 
-        #expect(try store.delete(id: first.id))
-        #expect(try !store.delete(id: first.id))
-        #expect(try store.liveStream(id: first.id) == nil)
-        #expect(try store.liveStream(streamKey: first.streamKey) == nil)
+        #expect(try await store.delete(id: first.id)?.stream == first)
+        #expect(try await store.delete(id: first.id) == nil)
+        #expect(try await store.liveStream(id: first.id) == nil)
+        #expect(try await store.liveStream(streamKey: first.streamKey) == nil)
     }
 
-    @Test func resetKeyRetiresTheOldKey() throws {
-        let store = try LiveStreamStore()
-        let stream = try store.create(NewLiveStream())
-        let reset = try #require(try store.resetStreamKey(id: stream.id))
+    @Test func resetKeyRetiresTheOldKey() async throws {
+        let store = LiveStreamStore()
+        let stream = try await store.create(NewLiveStream()).stream
+        let reset = try #require(try await store.resetStreamKey(id: stream.id)).stream
         #expect(reset.streamKey != stream.streamKey)
-        #expect(try store.liveStream(streamKey: stream.streamKey) == nil)
-        #expect(try store.liveStream(streamKey: reset.streamKey)?.id == stream.id)
-        #expect(try store.resetStreamKey(id: "missing") == nil)
+        #expect(try await store.liveStream(streamKey: stream.streamKey) == nil)
+        #expect(try await store.liveStream(streamKey: reset.streamKey)?.id == stream.id)
+        #expect(try await store.resetStreamKey(id: "missing") == nil)
     }
 
-    @Test func statusChangesAndStartupReset() throws {
-        let store = try LiveStreamStore()
-        let stream = try store.create(NewLiveStream())
-        try store.setStatus(id: stream.id, .active, ingestProtocol: "rtmp")
-        #expect(try store.liveStream(id: stream.id)?.status == .active)
-        #expect(try store.liveStream(id: stream.id)?.activeIngestProtocol == "rtmp")
-        #expect(try store.liveStreams(status: .active).count == 1)
-        try store.resetActiveStreams()
-        #expect(try store.liveStream(id: stream.id)?.status == .idle)
-        #expect(try store.liveStream(id: stream.id)?.activeIngestProtocol == nil)
+    @Test func statusChangesAndStartupReset() async throws {
+        let store = LiveStreamStore()
+        let stream = try await store.create(NewLiveStream()).stream
+        let active = try await store.setStatus(id: stream.id, .active, ingestProtocol: "rtmp")
+        #expect(active?.status == .active && active?.activeIngestProtocol == "rtmp")
+        #expect(try await store.liveStreams(status: .active).count == 1)
+        try await store.resetActiveStreams()
+        #expect(try await store.liveStream(id: stream.id)?.status == .idle)
+        #expect(try await store.liveStream(id: stream.id)?.activeIngestProtocol == nil)
+        _ = try await store.setDisabled(id: stream.id, true)
+        #expect(try await store.setStatus(id: stream.id, .active, ingestProtocol: "rtmp")?.status == .disabled,
+                "a disabled stream stays disabled")
     }
 
-    @Test func fileDatabaseIsSharedBetweenOpenings() throws {
-        let path = NSTemporaryDirectory() + "onair-store-\(UUID().uuidString)/db.sqlite"
-        defer { try? FileManager.default.removeItem(atPath: (path as NSString).deletingLastPathComponent) }
-        let writer = try LiveStreamStore(path: path)
-        let stream = try writer.create(NewLiveStream())
-        let reader = try LiveStreamStore(path: path)
-        #expect(try reader.liveStream(id: stream.id) == stream)
+    @Test func everyChangeIsInTheFeedInOrderWithItsSnapshot() async throws {
+        let store = LiveStreamStore()
+        #expect(try await store.latestChangeSequence() == 0)
+        let created = try await store.create(NewLiveStream())
+        let id = created.stream.id
+        var patch = LiveStreamUpdate()
+        patch.passthrough = "hello"
+        _ = try await store.update(id: id, patch)
+        _ = try await store.setDisabled(id: id, true)
+        _ = try await store.setDisabled(id: id, false)
+        _ = try await store.resetStreamKey(id: id)
+        _ = try await store.complete(id: id)
+        _ = try await store.addPlaybackID(liveStreamID: id, policy: .signed)
+        let deleted = try #require(try await store.delete(id: id))
+        let feed = try await store.changes(after: 0)
+        #expect(feed.map(\.kind) == [.created, .updated, .disabled, .enabled, .streamKeyReset, .completed, .updated, .deleted])
+        #expect(feed.map(\.sequence) == Array(1...8))
+        #expect(feed[1].stream.passthrough == "hello")
+        #expect(feed[2].stream.status == .disabled && feed[3].stream.status == .idle)
+        #expect(feed.last?.stream == deleted.stream, "a deletion carries the stream as it was")
+        #expect(try await store.changes(after: 6).map(\.kind) == [.updated, .deleted])
+        #expect(try await store.latestChangeSequence() == 8)
+        #expect(try await store.update(id: id, patch) == nil, "no entry for a stream that is gone")
+        #expect(try await store.latestChangeSequence() == 8)
     }
 
-    @Test func muxJSONShape() throws {
-        let stream = LiveStream(id: "abc", streamKey: "key", status: .active, createdAt: 1_609_937_654, reconnectWindow: 60,
-                                maxContinuousDuration: 43200, latencyMode: .standard, passthrough: nil, audioOnly: false,
-                                test: false, playbackIDs: [PlaybackID(id: "p1", policy: .public)], activeIngestProtocol: "rtmp")
-        let encoder = JSONEncoder()
-        encoder.outputFormatting = .sortedKeys
-        let json = String(decoding: try encoder.encode(stream), as: UTF8.self)
-        #expect(json == #"{"active_ingest_protocol":"rtmp","created_at":"1609937654","id":"abc","latency_mode":"standard","low_latency":false,"max_continuous_duration":43200,"playback_ids":[{"id":"p1","policy":"public"}],"recent_asset_ids":[],"reconnect_window":60,"reduced_latency":false,"status":"active","stream_key":"key","use_slate_for_standard_latency":false}"#)
+    @Test func fileDatabaseIsSharedBetweenOpeningsAndOpenedOnFirstUse() async throws {
+        let directory = NSTemporaryDirectory() + "onair-store-\(UUID().uuidString)"
+        let path = directory + "/db.sqlite"
+        defer { try? FileManager.default.removeItem(atPath: directory) }
+        let writer = LiveStreamStore(path: path)
+        #expect(!FileManager.default.fileExists(atPath: path), "building a store does no I/O")
+        let stream = try await writer.create(NewLiveStream()).stream
+        let reader = LiveStreamStore(path: path)
+        #expect(try await reader.liveStream(id: stream.id) == stream)
+        #expect(try await reader.changes(after: 0).map(\.stream.id) == [stream.id], "the CLI's changes reach the server")
     }
 
-    @Test func constantTimeComparison() {
-        #expect(constantTimeEquals("abc", "abc"))
-        #expect(!constantTimeEquals("abc", "abd"))
-        #expect(!constantTimeEquals("abc", "abcd"))
+    @Test func anUnopenableDatabaseNamesItsPath() async throws {
+        let store = LiveStreamStore(path: "/proc/onair-cannot-be-here/db.sqlite")
+        await #expect(throws: StoreError.self) { try await store.prepare() }
     }
 }

@@ -5,9 +5,9 @@
 //   ipad = 0x36 × 64, opad = 0x5c × 64
 
 /// HMAC with SHA-256 (RFC 2104), as used by the RTMP digest handshake.
-public enum HMACSHA256 {
+enum HMACSHA256 {
     /// Computes the 32-byte authentication code of `message` under `key`.
-    public static func authenticationCode<Key: Collection, Message: Collection>(
+    static func authenticationCode<Key: Collection, Message: Collection>(
         for message: Message, key: Key
     ) -> [UInt8] where Key.Element == UInt8, Message.Element == UInt8 {
         var blockKey = key.count > SHA256.blockLength ? SHA256.hash(key) : Array(key)

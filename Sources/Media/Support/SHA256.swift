@@ -7,11 +7,11 @@
 //   each block: 64 rounds over a..h                        -> 8 × UInt32 BE = 32-byte digest
 
 /// The SHA-256 hash function (FIPS 180-4).
-public enum SHA256 {
+enum SHA256 {
     /// The digest length in bytes.
-    public static let digestLength = 32
+    static let digestLength = 32
     /// The block length in bytes (HMAC uses it for key padding).
-    public static let blockLength = 64
+    static let blockLength = 64
 
     private static let roundConstants: [UInt32] = [
         0x428a2f98, 0x71374491, 0xb5c0fbcf, 0xe9b5dba5, 0x3956c25b, 0x59f111f1, 0x923f82a4, 0xab1c5ed5,
@@ -29,7 +29,7 @@ public enum SHA256 {
     ]
 
     /// Hashes `message` and returns the 32-byte digest.
-    public static func hash<Bytes: Collection>(_ message: Bytes) -> [UInt8] where Bytes.Element == UInt8 {
+    static func hash<Bytes: Collection>(_ message: Bytes) -> [UInt8] where Bytes.Element == UInt8 {
         var padded = Array(message)
         let bitLength = UInt64(truncatingIfNeeded: padded.count) &* 8
         padded.append(0x80)
