@@ -150,7 +150,9 @@ def test_connection_and_publisher_caps():
     root = Path(tempfile.mkdtemp(prefix="onair-e2e-caps-"))
     server = Onair(root, rtmp={"max_connections": 3, "max_publishers": 1}, http={"max_connections": 4}).start()
     try:
-        # RTMP: three connections are held; a fourth is closed at once.
+        # RTMP: three connections are held; a fourth is closed at once. (First let the server see the
+        # end of start()'s own readiness probe, which counts until its close is read.)
+        time.sleep(0.3)
         held = [socket.create_connection(("127.0.0.1", server.rtmp_port)) for _ in range(3)]
         time.sleep(0.3)
         extra = socket.create_connection(("127.0.0.1", server.rtmp_port), timeout=5)

@@ -48,6 +48,8 @@ enum MetricsRegistry {
         segmentPublishDelay: "Time from the sample that closes a segment to the playlist listing it.",
         activePublishers: "Live streams with a connected publisher.",
         hlsBytes: "Bytes of HLS segments on disk (tmpfs) for all streams.",
+        "onair_lifecycle_events_total": "Lifecycle events by type (video.live_stream.connected, .recording, .active, ...).",
+        "onair_lifecycle_events_dropped_total": "Lifecycle events a subscriber lost because it fell behind, by subscriber.",
     ]
 
     /// The registry's text with a `# HELP` line before every `# TYPE` line.

@@ -16,38 +16,41 @@ struct PackagerSettings: Sendable {
 /// One broadcast's HLS pipeline: Segmenter -> MPEG-TS segments -> `<dir>/<id>/index.m3u8` in tmpfs.
 ///
 /// Lives as long as the broadcast, across publisher reconnects (new session: the next segment carries
-/// EXT-X-DISCONTINUITY and sequence numbers keep rising). Segments that leave the playlist are deleted
-/// only after `deleteGraceSegments` more have left. The per-stream and total byte budgets drop the
-/// oldest segments; a full disk drops old segments and, failing that, skips a segment — ingest never stops.
+/// EXT-X-DISCONTINUITY and sequence numbers keep rising). ``SegmentRetention`` decides what stays on
+/// disk (grace window, byte budgets); a full disk drops old segments and, failing that, skips a
+/// segment: ingest never stops.
+///
+/// Two locks. The writers (the publisher's event loop, the hub) hold `pipeline` while they mux and
+/// while they write and delete files, one writer at a time. Playback and the health check read only
+/// `published` (the playlist bytes, the variant, progress times), which is updated after the files are
+/// in place and is never held across a file system call: a slow tmpfs cannot stall a viewer.
 final class StreamPackager: StreamOutput {
-    private struct OnDisk {
-        var uri: String
-        var bytes: Int64
-        var duration: Int64
-    }
-
-    private struct State {
+    private struct Pipeline {
         var session = 0
         var segmenter: Segmenter?
-        var window: LivePlaylistWindow
-        var onDisk: [OnDisk] = []          // oldest first: grace segments, then the playlist's
-        var graceCount = 0                 // how many of onDisk have left the playlist
-        var streamBytes: Int64 = 0
+        var retention: SegmentRetention
         var discontinuityPending = false
         var anchor: (wallMilliseconds: Int64, dts: Int64)?
         var ended = false
         var video: MediaTrack?
         var audio: MediaTrack?
+        /// The video track's SPS, parsed once per track change (size and frame rate for the variant).
+        var sps: SequenceParameterSet?
         var frameRate = FrameRateMeter()
+        /// `onPlayable` was called.
+        var announcedPlayable = false
+    }
+
+    /// What readers see: as of the last playlist written.
+    private struct Published {
+        var playlist: MediaPlaylist
+        var playlistBytes: ByteBuffer?
+        var playable = false
+        var variant: Variant?
+        var ended = false
         /// When the last sample arrived, and the last segment was published (or the first sample came).
         var lastSampleAt: NIODeadline?
         var lastSegmentAt: NIODeadline?
-        /// The playlist as last written, served from memory while the broadcast runs.
-        var playlistBytes: ByteBuffer?
-        /// `onPlayable` was called.
-        var announcedPlayable = false
-        /// The video track's SPS, parsed once per track change (size and frame rate for the variant).
-        var sps: SequenceParameterSet?
     }
 
     private struct Meters {
@@ -72,14 +75,14 @@ final class StreamPackager: StreamOutput {
     private let prefix: String
     private let wallClock: @Sendable () -> Int64
     private let logger: Logger
-    private let state: Mutex<State>
+    private let pipeline: Mutex<Pipeline>
+    private let published: Mutex<Published>
     private let onEnd: @Sendable (String) -> Void
     private let onPlayable: @Sendable () -> Void
     private let meters: Meters
 
-    /// Prepares the directory. A playlist without ENDLIST written less than `resumeWithin` seconds ago
-    /// is a broadcast interrupted by a crash or power cut: it is continued (same media sequence, the
-    /// next segment after a discontinuity) so players keep going. Other leftovers are removed.
+    /// Prepares the directory. An ``InterruptedBroadcast`` less than `resumeWithin` seconds old is
+    /// continued; other leftovers are removed.
     init(liveStreamID: String, directory: String, settings: PackagerSettings, budget: HLSBudget,
          wallClock: @escaping @Sendable () -> Int64, logger: Logger, resumeWithin: Double = 0,
          onEnd: @escaping @Sendable (String) -> Void = { _ in }, onPlayable: @escaping @Sendable () -> Void = {}) {
@@ -98,47 +101,29 @@ final class StreamPackager: StreamOutput {
         logger[metadataKey: "live_stream_id"] = "\(liveStreamID)"
         self.logger = logger
         let target = Int64(settings.segmentDuration * Double(MediaTime.timescale))
-        var initial = State(window: LivePlaylistWindow(length: settings.playlistLength, targetDuration: target))
+        var window = LivePlaylistWindow(length: settings.playlistLength, targetDuration: target)
+        var kept: [SegmentRetention.File] = []
+        var resumedBytes: ByteBuffer?
         do {
             try files.create()
-            if let resumed = Self.unfinishedBroadcast(in: files, within: resumeWithin, now: wallClock()) {
-                initial.window = LivePlaylistWindow(length: settings.playlistLength, targetDuration: target, resuming: resumed.playlist)
-                initial.onDisk = resumed.onDisk.suffix(initial.window.playlist.segments.count)
-                initial.streamBytes = initial.onDisk.reduce(0) { $0 + $1.bytes }
-                initial.discontinuityPending = true
-                initial.playlistBytes = ByteBuffer(string: initial.window.playlist.render())
+            if let resumed = InterruptedBroadcast.find(in: files, within: resumeWithin, now: wallClock()) {
+                window = LivePlaylistWindow(length: settings.playlistLength, targetDuration: target, resuming: resumed.playlist)
+                kept = Array(resumed.files.suffix(window.playlist.segments.count))
+                resumedBytes = ByteBuffer(string: window.playlist.render())
                 logger.notice("continuing an interrupted broadcast", metadata: [
-                    "segments": "\(initial.onDisk.count)", "media_sequence": "\(initial.window.playlist.mediaSequence)"])
+                    "segments": "\(kept.count)", "media_sequence": "\(window.playlist.mediaSequence)"])
             }
-            let kept = Set(initial.onDisk.map(\.uri) + (initial.onDisk.isEmpty ? [] : ["index.m3u8"]))
-            for name in files.names() where !kept.contains(name) { files.remove(name) }
+            let keep = Set(kept.map(\.uri) + (kept.isEmpty ? [] : ["index.m3u8"]))
+            for name in files.names() where !keep.contains(name) { files.remove(name) }
         } catch {
             logger.error("cannot prepare stream directory", metadata: ["error": "\(error)"])
         }
-        budget.add(initial.streamBytes)
-        state = Mutex(initial)
-    }
-
-    /// The playlist and segment sizes of a broadcast that stopped without ENDLIST less than `within`
-    /// seconds before `now` (milliseconds): its newest segments whose files are still there (older ones
-    /// count as having left the window, so sequence numbers stay right); nil when none are.
-    private static func unfinishedBroadcast(in files: SegmentFiles, within: Double, now: Int64) -> (playlist: MediaPlaylist, onDisk: [OnDisk])? {
-        guard within > 0, let written = files.modificationTime("index.m3u8"),
-              Double(now - written) / 1000 <= within,
-              let bytes = files.read("index.m3u8"),
-              var playlist = try? MediaPlaylist(parsing: String(buffer: bytes)),
-              !playlist.endList else { return nil }
-        var onDisk: [OnDisk] = []
-        for segment in playlist.segments.reversed() {
-            guard !segment.uri.contains("/"), let size = files.size(segment.uri) else { break }
-            onDisk.insert(OnDisk(uri: segment.uri, bytes: size, duration: segment.duration), at: 0)
-        }
-        guard !onDisk.isEmpty else { return nil }
-        let gone = playlist.segments.prefix(playlist.segments.count - onDisk.count)
-        playlist.mediaSequence += gone.count
-        playlist.discontinuitySequence += gone.filter(\.discontinuity).count
-        playlist.segments.removeFirst(gone.count)
-        return (playlist, onDisk)
+        var initial = Pipeline(retention: SegmentRetention(window: window, graceSegments: settings.deleteGraceSegments,
+                                                          maxBytes: settings.maxBytesPerStream, files: kept))
+        initial.discontinuityPending = !kept.isEmpty
+        budget.add(initial.retention.bytes)
+        pipeline = Mutex(initial)
+        published = Mutex(Published(playlist: window.playlist, playlistBytes: resumedBytes, playable: Self.isPlayable(initial)))
     }
 
     private var segmenterConfiguration: SegmenterConfiguration {
@@ -146,18 +131,18 @@ final class StreamPackager: StreamOutput {
     }
 
     func sessionStarted(_ session: Int) {
-        state.withLock { state in
+        pipeline.withLock { state in
             state.session = session
-            state.lastSegmentAt = nil
             var segmenter = Segmenter(configuration: segmenterConfiguration)
-            if !state.window.playlist.segments.isEmpty || state.discontinuityPending { segmenter.markDiscontinuity() }
+            if !state.retention.window.playlist.segments.isEmpty || state.discontinuityPending { segmenter.markDiscontinuity() }
             state.segmenter = segmenter
             state.anchor = nil
         }
+        published.withLock { $0.lastSegmentAt = nil }
     }
 
     func tracks(video: MediaTrack?, audio: MediaTrack?, session: Int) {
-        state.withLock { state in
+        pipeline.withLock { state in
             guard state.session == session, !state.ended, state.segmenter != nil else { return }
             state.video = video
             state.audio = audio
@@ -172,15 +157,17 @@ final class StreamPackager: StreamOutput {
     }
 
     func append(_ sample: MediaSample, session: Int) {
-        state.withLock { state in
+        pipeline.withLock { state in
             // The segmenter is mutated in place (`state.segmenter!`): a local copy would share the
             // open segment's buffer and copy the whole segment on every sample.
             guard state.session == session, !state.ended, state.segmenter != nil else { return }
             if state.anchor == nil { state.anchor = (wallClock(), sample.dts) }
             if sample.kind == .video { state.frameRate.add(dts: sample.dts) }
             let arrived = NIODeadline.now()
-            state.lastSampleAt = arrived
-            if state.lastSegmentAt == nil { state.lastSegmentAt = arrived }  // progress is measured from here
+            published.withLock { published in
+                published.lastSampleAt = arrived
+                if published.lastSegmentAt == nil { published.lastSegmentAt = arrived }  // progress is measured from here
+            }
             do {
                 let closed = try state.segmenter!.append(sample)
                 for segment in closed { publish(segment, &state) }
@@ -194,7 +181,7 @@ final class StreamPackager: StreamOutput {
     }
 
     func sessionEnded(_ session: Int) {
-        state.withLock { state in
+        pipeline.withLock { state in
             guard state.session == session, state.segmenter != nil else { return }
             if let last = state.segmenter!.finish() { publish(last, &state) }
             state.segmenter = nil
@@ -204,22 +191,22 @@ final class StreamPackager: StreamOutput {
 
     func broadcastEnded() {
         onEnd(liveStreamID)
-        state.withLock { state in
+        pipeline.withLock { state in
             guard !state.ended else { return }
             if state.segmenter != nil, let last = state.segmenter!.finish() { publish(last, &state) }
             state.segmenter = nil
             state.ended = true
-            state.window.end()
+            state.retention.end()
             writePlaylist(&state)
         }
     }
 
     /// The playlist as last written (for tests and the playback side).
-    var playlist: MediaPlaylist { state.withLock { $0.window.playlist } }
+    var playlist: MediaPlaylist { published.withLock { $0.playlist } }
 
     /// Whether samples keep arriving but no segment has been published for `limit` (a stuck pipeline).
     func isStalled(now: NIODeadline, limit: TimeAmount) -> Bool {
-        state.withLock { state in
+        published.withLock { state in
             guard !state.ended, let sample = state.lastSampleAt, now - sample < .seconds(5),
                   let progress = state.lastSegmentAt else { return false }
             return now - progress > limit
@@ -231,48 +218,54 @@ final class StreamPackager: StreamOutput {
     static let minimumPlayableSegments = 3
 
     /// Whether the playlist has enough segments to be played (or is final).
-    var isPlayable: Bool {
-        state.withLock { Self.isPlayable($0) }
-    }
+    var isPlayable: Bool { published.withLock { $0.playable } }
 
     /// The media playlist as last written, once it is playable; nil before.
     var playableMediaPlaylist: ByteBuffer? {
-        state.withLock { Self.isPlayable($0) ? $0.playlistBytes : nil }
-    }
-
-    private static func isPlayable(_ state: State) -> Bool {
-        state.window.playlist.segments.count >= minimumPlayableSegments || state.window.playlist.endList
+        published.withLock { $0.playable ? $0.playlistBytes : nil }
     }
 
     /// What a multivariant playlist says about this stream; nil until it is playable.
-    var variant: Variant? {
-        state.withLock { state in
-            let listed = state.onDisk.suffix(state.window.playlist.segments.count)
-            guard listed.count >= Self.minimumPlayableSegments || (state.window.playlist.endList && !listed.isEmpty),
-                  state.video != nil || state.audio != nil else { return nil }
-            let rates = listed.map { Double($0.bytes * 8) / max(MediaTime.seconds(ticks: $0.duration), 0.001) }
-            let totalSeconds = listed.reduce(0.0) { $0 + MediaTime.seconds(ticks: $1.duration) }
-            let totalBits = Double(listed.reduce(Int64(0)) { $0 + $1.bytes } * 8)
-            var variant = Variant(codecs: [state.video, state.audio].compactMap { $0?.codecString }.joined(separator: ","),
-                                  bandwidth: Int((rates.max() ?? 0).rounded(.up)),
-                                  averageBandwidth: Int((totalBits / max(totalSeconds, 0.001)).rounded(.up)))
-            if let sps = state.sps {
-                variant.resolution = (sps.width, sps.height)
-                variant.frameRate = sps.frameRate ?? state.frameRate.rate
-            } else if state.video != nil {
-                variant.frameRate = state.frameRate.rate
-            }
-            return variant
+    var variant: Variant? { published.withLock { $0.variant } }
+
+    private static func isPlayable(_ state: Pipeline) -> Bool {
+        let playlist = state.retention.window.playlist
+        return playlist.segments.count >= minimumPlayableSegments || playlist.endList
+    }
+
+    /// The variant's attributes from the segments the playlist lists; nil until it is playable.
+    private static func variant(_ state: Pipeline) -> Variant? {
+        let listed = state.retention.listed
+        guard listed.count >= minimumPlayableSegments || (state.retention.window.playlist.endList && !listed.isEmpty),
+              state.video != nil || state.audio != nil else { return nil }
+        let rates = listed.map { Double($0.bytes * 8) / max(MediaTime.seconds(ticks: $0.duration), 0.001) }
+        let totalSeconds = listed.reduce(0.0) { $0 + MediaTime.seconds(ticks: $1.duration) }
+        let totalBits = Double(listed.reduce(Int64(0)) { $0 + $1.bytes } * 8)
+        var variant = Variant(codecs: [state.video, state.audio].compactMap { $0?.codecString }.joined(separator: ","),
+                              bandwidth: Int((rates.max() ?? 0).rounded(.up)),
+                              averageBandwidth: Int((totalBits / max(totalSeconds, 0.001)).rounded(.up)))
+        if let sps = state.sps {
+            variant.resolution = (sps.width, sps.height)
+            variant.frameRate = sps.frameRate ?? state.frameRate.rate
+        } else if state.video != nil {
+            variant.frameRate = state.frameRate.rate
         }
+        return variant
     }
 
     // MARK: Publishing a segment
 
-    private func publish(_ segment: Segment, _ state: inout State) {
+    private func publish(_ segment: Segment, _ state: inout Pipeline) {
         guard segment.duration > 0, segment.bytes.readableBytes > 0 else { return }
         let size = Int64(segment.bytes.readableBytes)
-        makeRoom(for: size, &state)
-        let uri = "\(prefix)-\(state.window.nextSequenceNumber).ts"
+        let overBudget = state.retention.makeRoom(for: size, totalFree: budget.limit - budget.bytesUsed)
+        if !overBudget.isEmpty {
+            delete(overBudget)
+            meters.droppedForBudget.increment(by: overBudget.count)
+            logger.warning("byte budget exceeded: dropped old segments", metadata: [
+                "dropped": "\(overBudget.count)", "stream_bytes": "\(state.retention.bytes)", "total_bytes": "\(budget.bytesUsed)"])
+        }
+        let uri = "\(prefix)-\(state.retention.window.nextSequenceNumber).ts"
         do {
             try writeWithRetry(uri, segment.bytes, &state)
         } catch {
@@ -283,9 +276,6 @@ final class StreamPackager: StreamOutput {
             return
         }
         meters.written.increment()
-        state.lastSegmentAt = NIODeadline.now()
-        state.onDisk.append(OnDisk(uri: uri, bytes: size, duration: segment.duration))
-        state.streamBytes += size
         budget.add(size)
 
         if segment.discontinuity || state.anchor == nil { state.anchor = (wallClock() - MediaTime.milliseconds(ticks: segment.duration), segment.startDTS) }
@@ -295,11 +285,9 @@ final class StreamPackager: StreamOutput {
                                     discontinuity: segment.discontinuity || state.discontinuityPending,
                                     programDateTime: programDateTime)
         state.discontinuityPending = false
-        let evicted = state.window.append(entry)
-        state.graceCount += evicted.count
-        while state.graceCount > settings.deleteGraceSegments { removeOldest(&state) }
-        writePlaylist(&state)
-        if !state.announcedPlayable, Self.isPlayable(state), state.onDisk.count >= Self.minimumPlayableSegments,
+        delete(state.retention.append(.init(uri: uri, bytes: size, duration: segment.duration), as: entry))
+        writePlaylist(&state, segmentPublished: true)
+        if !state.announcedPlayable, Self.isPlayable(state), state.retention.files.count >= Self.minimumPlayableSegments,
            state.video != nil || state.audio != nil {
             // The playback URL answers 200 from now on: the hub may call the stream active.
             state.announcedPlayable = true
@@ -309,71 +297,54 @@ final class StreamPackager: StreamOutput {
 
     /// Writes a segment; on a full file system, drops the oldest segments (those that left the
     /// playlist first, then the playlist's oldest) until it fits or nothing is left to drop.
-    private func writeWithRetry(_ uri: String, _ bytes: ByteBuffer, _ state: inout State) throws {
+    private func writeWithRetry(_ uri: String, _ bytes: ByteBuffer, _ state: inout Pipeline) throws {
         var dropped = 0
         defer {
             if dropped > 0 {
                 meters.droppedForSpace.increment(by: dropped)
-                logger.error("disk full: dropped old segments", metadata: ["dropped": "\(dropped)", "stream_bytes": "\(state.streamBytes)"])
+                logger.error("disk full: dropped old segments", metadata: ["dropped": "\(dropped)", "stream_bytes": "\(state.retention.bytes)"])
             }
         }
         while true {
             do {
                 return try files.write(uri, bytes)
             } catch let failure as SegmentFiles.Failure where failure.isOutOfSpace {
-                guard dropOldest(&state) else { throw failure }
+                guard let oldest = state.retention.dropOldest() else { throw failure }
+                delete([oldest])
                 dropped += 1
             }
         }
     }
 
-    /// Keeps the stream and the whole appliance inside their byte budgets by dropping the oldest
-    /// segments: first those that already left the playlist, then the playlist's oldest.
-    private func makeRoom(for size: Int64, _ state: inout State) {
-        var dropped = 0
-        while state.streamBytes + size > settings.maxBytesPerStream || !budget.fits(size), dropOldest(&state) {
-            dropped += 1
-        }
-        if dropped > 0 {
-            meters.droppedForBudget.increment(by: dropped)
-            logger.warning("byte budget exceeded: dropped old segments", metadata: [
-                "dropped": "\(dropped)", "stream_bytes": "\(state.streamBytes)", "total_bytes": "\(budget.bytesUsed)"])
+    private func delete(_ gone: [SegmentRetention.File]) {
+        for file in gone {
+            files.remove(file.uri)
+            budget.add(-file.bytes)
         }
     }
 
-    /// Deletes the oldest segment on disk, taking it out of the playlist first if it is still listed;
-    /// false when there is none.
-    private func dropOldest(_ state: inout State) -> Bool {
-        guard !state.onDisk.isEmpty else { return false }
-        if state.graceCount == 0 {
-            guard state.window.removeOldest() != nil else { return false }
-            state.graceCount += 1
-        }
-        removeOldest(&state)
-        return true
-    }
-
-    private func removeOldest(_ state: inout State) {
-        guard !state.onDisk.isEmpty, state.graceCount > 0 else { return }
-        let oldest = state.onDisk.removeFirst()
-        state.graceCount -= 1
-        state.streamBytes -= oldest.bytes
-        budget.add(-oldest.bytes)
-        files.remove(oldest.uri)
-    }
-
-    private func writePlaylist(_ state: inout State) {
-        let bytes = ByteBuffer(string: state.window.playlist.render())
-        state.playlistBytes = bytes
+    /// Writes the playlist, then lets readers see it (and the segments it lists, already on disk).
+    private func writePlaylist(_ state: inout Pipeline, segmentPublished: Bool = false) {
+        let playlist = state.retention.window.playlist
+        let bytes = ByteBuffer(string: playlist.render())
         do {
             try files.write("index.m3u8", bytes)
         } catch {
             logger.error("cannot write playlist", metadata: ["error": "\(error)"])
         }
+        let playable = Self.isPlayable(state), variant = Self.variant(state), ended = state.ended
+        published.withLock { published in
+            published.playlist = playlist
+            published.playlistBytes = bytes
+            published.playable = playable
+            published.variant = variant
+            published.ended = ended
+            if segmentPublished { published.lastSegmentAt = NIODeadline.now() }
+        }
     }
 
     deinit {
-        let bytes = state.withLock { $0.streamBytes }
+        let bytes = pipeline.withLock { $0.retention.bytes }
         budget.add(-bytes)
     }
 }

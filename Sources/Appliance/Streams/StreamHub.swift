@@ -1,6 +1,7 @@
 import Foundation
 import Logging
 import NIOCore
+import NIOPosix
 import ServiceLifecycle
 import Synchronization
 
@@ -318,6 +319,16 @@ private final class Core {
         if entry.lifecycle.phase == .idle, entry.timers.isEmpty, entry.output == nil { entries[id] = nil }
     }
 
+    /// Runs `body` on NIO's thread pool: outputs write files (a segment flushed, the final playlist,
+    /// the directory prepared), which must not block the Swift-concurrency pool.
+    private static func offPool<T: Sendable>(_ body: @escaping @Sendable () -> T) async -> T {
+        do {
+            return try await NIOThreadPool.singleton.runIfActive(body)
+        } catch {
+            return body()  // the pool is shutting down: do it here rather than lose the playlist's end
+        }
+    }
+
     private func perform(_ action: BroadcastLifecycle.Action, _ entry: Entry, request: PublishRequest?) async {
         let id = entry.stream.id
         switch action {
@@ -325,7 +336,10 @@ private final class Core {
             generations += 1
             let generation = generations
             entry.generation = generation
-            entry.output = outputs.makeOutput(for: entry.stream) { [hub] in hub.send(.playable(liveStreamID: id, broadcast: generation)) }
+            let stream = entry.stream, outputs = self.outputs, hub = self.hub
+            entry.output = await Self.offPool {
+                outputs.makeOutput(for: stream) { hub.send(.playable(liveStreamID: id, broadcast: generation)) }
+            }
         case .accept(let session):
             guard let output = entry.output else { return }
             output.sessionStarted(session)
@@ -333,7 +347,12 @@ private final class Core {
             request?.reply(.accepted(PublishGrant(liveStreamID: id, session: session, output: output)))
         case .refuse(let session, let reason):
             publishers[session] = nil
-            logger.notice("publish refused: \(reason.description)", metadata: ["live_stream_id": "\(id)"])
+            if reason == .capacity {
+                logger.warning("publish refused: max_publishers reached", metadata: [
+                    "live_stream_id": "\(id)", "max_publishers": "\(settings.maxPublishers)"])
+            } else {
+                logger.notice("publish refused: \(reason.description)", metadata: ["live_stream_id": "\(id)"])
+            }
             request?.reply(.refused(reason))
         case .disconnect(let session, let reason):
             if let current = publishers.removeValue(forKey: session) {
@@ -341,9 +360,9 @@ private final class Core {
                 current.publisher.disconnect(reason: reason.rawValue)
             }
         case .endSession(let session):
-            entry.output?.sessionEnded(session)
+            if let output = entry.output { await Self.offPool { output.sessionEnded(session) } }
         case .endPlaylist:
-            entry.output?.broadcastEnded()
+            if let output = entry.output { await Self.offPool { output.broadcastEnded() } }
             entry.output = nil
         case .removeFiles:
             outputs.removeFiles(of: id)
