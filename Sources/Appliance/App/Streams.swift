@@ -121,10 +121,7 @@ struct Streams: AsyncParsableCommand {
         @Argument(help: "Live stream ID.") var id: String
 
         func run() async throws {
-            try await common.run { _, _, service in
-                guard try await service.delete(id: id) else { throw notFound(id) }
-            }
-            if !common.json { print("deleted \(id)") }
+            try await act(common, id, "deleted") { try await $0.delete(id: id) }
         }
     }
 
@@ -149,10 +146,7 @@ struct Streams: AsyncParsableCommand {
         @Argument(help: "Live stream ID.") var id: String
 
         func run() async throws {
-            try await common.run { _, _, service in
-                guard try await service.setDisabled(id: id, true) else { throw notFound(id) }
-            }
-            if !common.json { print("disabled \(id)") }
+            try await act(common, id, "disabled") { try await $0.setDisabled(id: id, true) }
         }
     }
 
@@ -162,10 +156,7 @@ struct Streams: AsyncParsableCommand {
         @Argument(help: "Live stream ID.") var id: String
 
         func run() async throws {
-            try await common.run { _, _, service in
-                guard try await service.setDisabled(id: id, false) else { throw notFound(id) }
-            }
-            if !common.json { print("enabled \(id)") }
+            try await act(common, id, "enabled") { try await $0.setDisabled(id: id, false) }
         }
     }
 
@@ -176,12 +167,18 @@ struct Streams: AsyncParsableCommand {
         @Argument(help: "Live stream ID.") var id: String
 
         func run() async throws {
-            try await common.run { _, _, service in
-                guard try await service.complete(id: id) else { throw notFound(id) }
-            }
-            if !common.json { print("completed \(id)") }
+            try await act(common, id, "completed") { try await $0.complete(id: id) }
         }
     }
+}
+
+/// delete, disable, enable, complete: the change for one stream ID, then `done ID` (nothing with --json).
+private func act(_ common: Streams.Common, _ id: String, _ done: String,
+                 _ change: @escaping (LiveStreamService) async throws -> Bool) async throws {
+    try await common.run { _, _, service in
+        guard try await change(service) else { throw notFound(id) }
+    }
+    if !common.json { print("\(done) \(id)") }
 }
 
 private func notFound(_ id: String) -> any Error {

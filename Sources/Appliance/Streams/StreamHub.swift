@@ -122,7 +122,17 @@ final class StreamHub: Service, Sendable {
     }
 
     func run() async throws {
-        let core = Core(hub: self, directory: directory, outputs: outputs, settings: settings, logger: logger)
+        do {
+            try await loop()
+        } catch {
+            await stop()
+            throw error
+        }
+        await stop()
+    }
+
+    private func loop() async throws {
+        let core = HubState(hub: self, directory: directory, outputs: outputs, settings: settings, logger: logger)
         try await core.start()
         await onReady()
         await withGracefulShutdownHandler {
@@ -142,245 +152,15 @@ final class StreamHub: Service, Sendable {
         } onGracefulShutdown: { [continuation] in
             continuation.yield(.shutdown)
         }
+    }
+
+    /// No more inputs: what is still queued is refused (publishes) or released (changes, pings), and
+    /// the lifecycle events end, so their subscribers finish too. Also when the hub failed to start.
+    private func stop() async {
         continuation.finish()
         for await input in inputs { Self.reject(input) }
         events.finish()
     }
 
-    fileprivate func published(_ count: Int) { publishing.store(count, ordering: .relaxed) }
-}
-
-/// The hub's state, confined to its run loop.
-private final class Core {
-    final class Entry {
-        var lifecycle: BroadcastLifecycle
-        var stream: LiveStream
-        var output: (any StreamOutput)?
-        var generation = 0
-        var timers: [LifecycleTimer: ContinuousClock.Instant] = [:]
-        init(lifecycle: BroadcastLifecycle, stream: LiveStream) {
-            self.lifecycle = lifecycle
-            self.stream = stream
-        }
-    }
-
-    let hub: StreamHub
-    let directory: any StreamDirectory
-    let outputs: any StreamOutputFactory
-    let settings: HubSettings
-    let logger: Logger
-    var entries: [String: Entry] = [:]
-    /// Connected publishers by session, and the stream each one publishes.
-    var publishers: [Int: (stream: String, publisher: any Publisher)] = [:]
-    var eventSequence: UInt64 = 0
-    var generations = 0
-    var ticks = 0
-    var cursor: Int64 = 0
-    /// Changes carried out, newest last (a change may come both directly and through the feed).
-    var applied: Set<Int64> = []
-    var appliedOrder: [Int64] = []
-    var feedFailing = false
-
-    init(hub: StreamHub, directory: any StreamDirectory, outputs: any StreamOutputFactory, settings: HubSettings, logger: Logger) {
-        self.hub = hub
-        self.directory = directory
-        self.outputs = outputs
-        self.settings = settings
-        self.logger = logger
-    }
-
-    func start() async throws {
-        try await directory.prepare()
-        try await directory.resetActiveStreams()
-        cursor = try await directory.latestChangeSequence()
-    }
-
-    func handle(_ input: StreamHub.Input) async {
-        let now = ContinuousClock.now
-        switch input {
-        case .publish(let request):
-            await publish(request, now: now)
-        case .firstMedia(let session):
-            guard let id = publishers[session]?.stream else { return }
-            await run(.firstMedia(session: session), on: id, now: now)
-        case .publisherGone(let session):
-            guard let id = publishers.removeValue(forKey: session)?.stream else { return }
-            await run(.publisherGone(session: session), on: id, now: now)
-        case .playable(let id, let broadcast):
-            guard entries[id]?.generation == broadcast else { return }
-            await run(.playable, on: id, now: now)
-        case .change(let change, let done):
-            await apply(change, now: now)
-            done?()
-        case .ping(let answer):
-            answer()
-        case .tick:
-            await fireTimers(now: now)
-            ticks += 1
-            if ticks % settings.changeFeedEvery == 0 { await readChangeFeed(now: now) }
-        case .shutdown:
-            for id in entries.keys { await run(.shutdown, on: id, now: now) }
-        }
-        hub.published(entries.values.filter { $0.lifecycle.session != nil }.count)
-    }
-
-    private func publish(_ request: PublishRequest, now: ContinuousClock.Instant) async {
-        let stream: LiveStream?
-        do {
-            stream = try await directory.liveStream(streamKey: request.streamKey)
-        } catch {
-            logger.error("publish refused: stream lookup failed", metadata: ["error": "\(error)"])
-            return request.reply(.refused(.unavailable))
-        }
-        guard let stream else { return request.reply(.refused(.unknownKey)) }
-        let entry = self.entry(for: stream)
-        entry.stream.streamKey = stream.streamKey
-        let silence = entry.lifecycle.session.flatMap { publishers[$0] }.map { current in
-            Duration.nanoseconds(Int64(bitPattern: NIODeadline.now().uptimeNanoseconds &- current.publisher.lastActivityNanoseconds))
-        }
-        let slots = entries.values.filter { $0.lifecycle.holdsSlot }.count
-        let event = BroadcastLifecycle.Event.publishRequested(
-            session: request.session, settings: broadcastSettings(stream), disabled: stream.status == .disabled,
-            slotAvailable: slots < settings.maxPublishers, publisherSilence: silence)
-        publishers[request.session] = (stream.id, request.publisher)
-        await run(event, on: stream.id, now: now, request: request)
-    }
-
-    private func apply(_ change: LiveStreamChange, now: ContinuousClock.Instant) async {
-        guard applied.insert(change.sequence).inserted else { return }
-        appliedOrder.append(change.sequence)
-        if appliedOrder.count > 4096 { applied.remove(appliedOrder.removeFirst()) }
-        let entry = self.entry(for: change.stream)
-        var stream = change.stream
-        if entry.lifecycle.holdsSlot, change.kind != .disabled, change.kind != .enabled {
-            // The hub's own status writes may be newer than the snapshot.
-            stream.status = entry.stream.status
-            stream.activeIngestProtocol = entry.stream.activeIngestProtocol
-        }
-        entry.stream = stream
-        let event: BroadcastLifecycle.Event = switch change.kind {
-        case .created: .created
-        case .updated: .updated
-        case .deleted: .delete
-        case .disabled: .disable
-        case .enabled: .enable
-        case .streamKeyReset: .streamKeyReset
-        case .completed: .complete
-        }
-        await run(event, on: change.stream.id, now: now)
-    }
-
-    private func readChangeFeed(now: ContinuousClock.Instant) async {
-        do {
-            let changes = try await directory.changes(after: cursor, limit: 100)
-            if feedFailing { logger.notice("change feed readable again") }
-            feedFailing = false
-            for change in changes {
-                cursor = max(cursor, change.sequence)
-                if !applied.contains(change.sequence) {
-                    logger.info("change from the CLI", metadata: ["live_stream_id": "\(change.stream.id)", "change": "\(change.kind.rawValue)"])
-                }
-                await apply(change, now: now)
-            }
-        } catch {
-            if !feedFailing { logger.error("cannot read the change feed", metadata: ["error": "\(error)"]) }
-            feedFailing = true
-        }
-    }
-
-    private func fireTimers(now: ContinuousClock.Instant) async {
-        for (id, entry) in entries {
-            for (timer, deadline) in entry.timers where deadline <= now {
-                entry.timers[timer] = nil
-                await run(.timerFired(timer), on: id, now: now)
-            }
-        }
-    }
-
-    private func entry(for stream: LiveStream) -> Entry {
-        if let entry = entries[stream.id] { return entry }
-        let entry = Entry(lifecycle: BroadcastLifecycle(settings: broadcastSettings(stream), takeoverAfter: settings.takeoverAfter),
-                          stream: stream)
-        entries[stream.id] = entry
-        return entry
-    }
-
-    private func broadcastSettings(_ stream: LiveStream) -> BroadcastLifecycle.Settings {
-        .init(reconnectWindow: .milliseconds(Int64(stream.reconnectWindow * 1000)),
-              maxContinuousDuration: min(.seconds(stream.maxContinuousDuration), settings.maxContinuousDuration))
-    }
-
-    /// Feeds `event` to the stream's lifecycle and carries out its actions in order.
-    private func run(_ event: BroadcastLifecycle.Event, on id: String, now: ContinuousClock.Instant, request: PublishRequest? = nil) async {
-        guard let entry = entries[id] else { return }
-        for action in entry.lifecycle.handle(event, now: now) {
-            await perform(action, entry, request: request)
-        }
-        if entry.lifecycle.phase == .idle, entry.timers.isEmpty, entry.output == nil { entries[id] = nil }
-    }
-
-    /// Runs `body` on NIO's thread pool: outputs write files (a segment flushed, the final playlist,
-    /// the directory prepared), which must not block the Swift-concurrency pool.
-    private static func offPool<T: Sendable>(_ body: @escaping @Sendable () -> T) async -> T {
-        do {
-            return try await NIOThreadPool.singleton.runIfActive(body)
-        } catch {
-            return body()  // the pool is shutting down: do it here rather than lose the playlist's end
-        }
-    }
-
-    private func perform(_ action: BroadcastLifecycle.Action, _ entry: Entry, request: PublishRequest?) async {
-        let id = entry.stream.id
-        switch action {
-        case .startBroadcast:
-            generations += 1
-            let generation = generations
-            entry.generation = generation
-            let stream = entry.stream, outputs = self.outputs, hub = self.hub
-            entry.output = await Self.offPool {
-                outputs.makeOutput(for: stream) { hub.send(.playable(liveStreamID: id, broadcast: generation)) }
-            }
-        case .accept(let session):
-            guard let output = entry.output else { return }
-            output.sessionStarted(session)
-            logger.info("publish accepted", metadata: ["live_stream_id": "\(id)", "session": "\(session)"])
-            request?.reply(.accepted(PublishGrant(liveStreamID: id, session: session, output: output)))
-        case .refuse(let session, let reason):
-            publishers[session] = nil
-            if reason == .capacity {
-                logger.warning("publish refused: max_publishers reached", metadata: [
-                    "live_stream_id": "\(id)", "max_publishers": "\(settings.maxPublishers)"])
-            } else {
-                logger.notice("publish refused: \(reason.description)", metadata: ["live_stream_id": "\(id)"])
-            }
-            request?.reply(.refused(reason))
-        case .disconnect(let session, let reason):
-            if let current = publishers.removeValue(forKey: session) {
-                logger.info("publisher disconnected", metadata: ["live_stream_id": "\(id)", "reason": "\(reason.rawValue)"])
-                current.publisher.disconnect(reason: reason.rawValue)
-            }
-        case .endSession(let session):
-            if let output = entry.output { await Self.offPool { output.sessionEnded(session) } }
-        case .endPlaylist:
-            if let output = entry.output { await Self.offPool { output.broadcastEnded() } }
-            entry.output = nil
-        case .removeFiles:
-            outputs.removeFiles(of: id)
-        case .setStatus(let status):
-            entry.stream.status = status
-            entry.stream.activeIngestProtocol = status == .active ? "rtmp" : nil
-            do {
-                if let stored = try await directory.setStatus(id: id, status, ingestProtocol: "rtmp") { entry.stream = stored }
-            } catch {
-                logger.error("status update failed", metadata: ["live_stream_id": "\(id)", "status": "\(status.rawValue)", "error": "\(error)"])
-            }
-        case .emit(let type):
-            eventSequence += 1
-            hub.events.publish(LifecycleEvent(sequence: eventSequence, type: type, stream: entry.stream, at: Date()))
-        case .arm(let timer, let deadline):
-            entry.timers[timer] = deadline
-        case .cancel(let timer):
-            entry.timers[timer] = nil
-        }
-    }
+    func published(_ count: Int) { publishing.store(count, ordering: .relaxed) }
 }
