@@ -73,18 +73,33 @@ let goldenASC: [UInt8] = [0x11, 0x90]
     }
 
     @Test(arguments: [
-        [0x00, 0x64, 0x00, 0x1F, 0xFF, 0xE1] as [UInt8],               // configurationVersion 0
-        [0x01, 0x64, 0x00, 0x1F, 0xFF, 0xE1, 0x00, 0x10, 0x67],         // SPS length past the end
-        [0x01, 0x64, 0x00, 0x1F, 0xFF, 0xE0, 0x00],                     // no SPS
-        [0x01, 0x64, 0x00, 0x1F, 0xFE, 0xE1, 0x00, 0x01, 0x67, 0x01, 0x00, 0x01, 0x68], // 3-byte lengths
-        [],
+        ([0x00, 0x64, 0x00, 0x1F, 0xFF, 0xE1] as [UInt8], H264Error.unsupportedConfigurationVersion(0) as any Error),
+        ([0x01, 0x64, 0x00, 0x1F, 0xFF, 0xE1, 0x00, 0x10, 0x67], PayloadError.truncated(needed: 16, available: 1)),  // SPS length past the end
+        ([0x01, 0x64, 0x00, 0x1F, 0xFF, 0xE0, 0x00], H264Error.missingParameterSets(sps: 0, pps: 0)),
+        ([0x01, 0x64, 0x00, 0x1F, 0xFE, 0xE1, 0x00, 0x01, 0x67, 0x01, 0x00, 0x01, 0x68], H264Error.invalidNALUnitLengthSize(3)),
+        ([], PayloadError.truncated(needed: 1, available: 0)),
     ])
-    func malformedAVCRecordsThrow(bytes: [UInt8]) {
-        #expect(throws: (any Error).self) { try AVCDecoderConfigurationRecord(parsing: ByteBuffer(bytes: bytes)) }
+    func malformedAVCRecordsThrow(bytes: [UInt8], error: any Error) {
+        expect(error) { try AVCDecoderConfigurationRecord(parsing: ByteBuffer(bytes: bytes)) }
     }
 
-    @Test(arguments: [[] as [UInt8], [0x00, 0x00], [0x16, 0x80], [0xF8]])
-    func malformedAudioSpecificConfigsThrow(bytes: [UInt8]) {
-        #expect(throws: (any Error).self) { try AudioSpecificConfig(parsing: ByteBuffer(bytes: bytes)) }
+    @Test(arguments: [
+        ([] as [UInt8], PayloadError.truncated(needed: 1, available: 0) as any Error),
+        ([0x00, 0x00], AACError.invalidObjectType(0)),
+        ([0x16, 0x80], AACError.invalidSamplingFrequencyIndex(13)),
+        ([0xF8], PayloadError.truncated(needed: 1, available: 0)),  // object type 31 escapes into bits that are not there
+    ])
+    func malformedAudioSpecificConfigsThrow(bytes: [UInt8], error: any Error) {
+        expect(error) { try AudioSpecificConfig(parsing: ByteBuffer(bytes: bytes)) }
+    }
+
+    /// `body` throws exactly `expected` (same type, same case, same values).
+    private func expect(_ expected: any Error, sourceLocation: SourceLocation = #_sourceLocation, _ body: () throws -> Any) {
+        do {
+            _ = try body()
+            Issue.record("no error; expected \(expected)", sourceLocation: sourceLocation)
+        } catch {
+            #expect(String(reflecting: error) == String(reflecting: expected), sourceLocation: sourceLocation)
+        }
     }
 }
