@@ -79,6 +79,10 @@ def test_cli_delete_disable_and_reset_key_act_on_a_live_publisher(onair):
         assert wait_exit(publishers[id(reset)]) != 0
         code, _ = finish(onair.publish(clip, reset), timeout=20)
         assert code != 0, "the old stream key still works"
+        # The encoder, given the new key, continues the broadcast: the stream is not left stuck.
+        code, err = finish(onair.publish(make_clip("av", 6), renewed), timeout=60)
+        assert code == 0, f"the new stream key was refused: {err}"
+        assert data(call(s, onair, "GET", f"{API}/{reset['id']}"), 200)["status"] == "active"
 
         onair.cli("streams", "delete", deleted["id"])
         assert wait_exit(publishers[id(deleted)]) != 0

@@ -23,6 +23,8 @@ final class LifecycleMonitor: Service, Sendable {
 
     func run() async {
         for await event in events { observe(event) }
+        // The hub has stopped; finishing before the group asks would read as a failure.
+        try? await gracefulShutdown()
     }
 
     func observe(_ event: LifecycleEvent) {

@@ -19,7 +19,9 @@ final class RTMPConnectionHandler: ChannelInboundHandler {
     private var demuxer = FLVDemuxer()
     private var publisher: PublisherHandle?
     /// This connection's session number with the hub.
-    private let sessionNumber = StreamHub.nextSession()
+    /// This connection's current session with the hub: a new number for every publish request, so a
+    /// late answer to an earlier one is recognised.
+    private var sessionNumber = 0
     private var requested = false
     private var grant: PublishGrant?
     private var mediaStarted = false
@@ -127,18 +129,21 @@ final class RTMPConnectionHandler: ChannelInboundHandler {
     private func requestPublish(streamKey: String, _ context: ChannelHandlerContext) {
         guard !requested, let publisher else { return }
         requested = true
+        sessionNumber = StreamHub.nextSession()
+        let requestSession = sessionNumber
         let bound = NIOLoopBound((self, context), eventLoop: context.eventLoop)
         let loop = context.eventLoop
-        hub.send(.publish(PublishRequest(session: sessionNumber, streamKey: streamKey, publisher: publisher) { decision in
+        hub.send(.publish(PublishRequest(session: requestSession, streamKey: streamKey, publisher: publisher) { decision in
             loop.execute {
                 let (handler, context) = bound.value
-                handler.decide(decision, context)
+                handler.decide(decision, for: requestSession, context)
             }
         }))
     }
 
-    private func decide(_ decision: PublishDecision, _ context: ChannelHandlerContext) {
-        guard !closing, requested else { return }  // gone or unpublished already: the hub has heard of it
+    private func decide(_ decision: PublishDecision, for requestSession: Int, _ context: ChannelHandlerContext) {
+        // Gone, unpublished or asking again already: the hub has heard of it.
+        guard !closing, requested, requestSession == sessionNumber else { return }
         switch decision {
         case .accepted(let grant):
             self.grant = grant

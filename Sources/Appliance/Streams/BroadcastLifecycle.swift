@@ -89,8 +89,9 @@ struct BroadcastLifecycle: Sendable, Equatable {
         case .firstMedia(let session):
             guard phase == .connected(session: session) else { return [] }
             if playable {
+                // A reconnect (or a takeover) into a playlist that already plays.
                 phase = .active(session: session)
-                return [.emit(.recording), .emit(.active)]
+                return [.emit(.recording), .setStatus(.active), .emit(.active)]
             }
             phase = .recording(session: session)
             return [.emit(.recording)]
@@ -105,7 +106,12 @@ struct BroadcastLifecycle: Sendable, Equatable {
                 // The publisher's last segment, flushed as it left, completed the playlist.
                 playable = true
                 return [.setStatus(.active), .emit(.active)]
-            case .connected, .active, .idle, .completed:
+            case .connected:
+                // The previous publisher's flushed segment completed it after a takeover or a quick
+                // reconnect: this publisher's first media makes the stream active.
+                playable = true
+                return []
+            case .active, .idle, .completed:
                 return []
             }
         case .publisherGone(let session):
@@ -114,14 +120,7 @@ struct BroadcastLifecycle: Sendable, Equatable {
                 phase = .idle
                 return [.cancel(.completeDrop)]
             }
-            var actions: [Action] = [.endSession(session: session), .emit(.disconnected)]
-            if settings.reconnectWindow <= .zero {
-                actions += endBroadcast()
-            } else {
-                phase = .disconnected
-                actions.append(.arm(.reconnectWindow, at: now + settings.reconnectWindow))
-            }
-            return actions
+            return publisherLeft(session, now: now)
         case .timerFired(.reconnectWindow):
             guard phase == .disconnected else { return [] }
             return endBroadcast()
@@ -156,9 +155,17 @@ struct BroadcastLifecycle: Sendable, Equatable {
         case .shutdown:
             return stop(.shutdown, setIdle: true)
         case .streamKeyReset:
-            // The old key stops working; the publisher's connection ends and its reconnect window runs.
-            guard let session else { return [.emit(.updated)] }
-            return [.emit(.updated), .disconnect(session: session, .streamKeyReset)]
+            // The old key stops working: its publisher is disconnected and the reconnect window runs
+            // (the encoder comes back with the new key).
+            switch phase {
+            case .connected(let session), .recording(let session), .active(let session):
+                return [.emit(.updated), .disconnect(session: session, .streamKeyReset)] + publisherLeft(session, now: now)
+            case .completed(let session):
+                phase = .idle
+                return [.emit(.updated), .cancel(.completeDrop), .disconnect(session: session, .streamKeyReset)]
+            case .idle, .disconnected:
+                return [.emit(.updated)]
+            }
         case .created:
             return [.emit(.created)]
         case .updated:
@@ -189,6 +196,15 @@ struct BroadcastLifecycle: Sendable, Equatable {
             guard let silence, silence >= takeoverAfter else { return [.refuse(session: session, .alreadyPublishing)] }
             return [.cancel(.completeDrop), .disconnect(session: current, .takenOver)] + begin(session, settings, now: now)
         }
+    }
+
+    /// The publisher is gone: its session ends; the broadcast waits for a reconnect, or ends at once
+    /// with no reconnect window.
+    private mutating func publisherLeft(_ session: Int, now: ContinuousClock.Instant) -> [Action] {
+        let actions: [Action] = [.endSession(session: session), .emit(.disconnected)]
+        guard settings.reconnectWindow > .zero else { return actions + endBroadcast() }
+        phase = .disconnected
+        return actions + [.arm(.reconnectWindow, at: now + settings.reconnectWindow)]
     }
 
     /// A new broadcast with `session` as its publisher.

@@ -30,10 +30,9 @@ final class HubState {
     var generations = 0
     var ticks = 0
     var cursor: Int64 = 0
-    /// Changes carried out, newest last (a change may come both directly and through the feed).
-    var applied: Set<Int64> = []
-    var appliedOrder: [Int64] = []
     var feedFailing = false
+    /// The shutdown input was handled (every broadcast ended).
+    var shutDown = false
 
     init(hub: StreamHub, directory: any StreamDirectory, outputs: any StreamOutputFactory, settings: HubSettings, logger: Logger) {
         self.hub = hub
@@ -63,8 +62,9 @@ final class HubState {
         case .playable(let id, let broadcast):
             guard entries[id]?.generation == broadcast else { return }
             await run(.playable, on: id, now: now)
-        case .change(let change, let done):
-            await apply(change, now: now)
+        case .change(let sequence, let done):
+            // Through the feed, in its order, up to this change: carried out once, whichever path comes first.
+            await readChangeFeed(upTo: sequence, now: now)
             done?()
         case .ping(let answer):
             answer()
@@ -73,6 +73,8 @@ final class HubState {
             ticks += 1
             if ticks % settings.changeFeedEvery == 0 { await readChangeFeed(now: now) }
         case .shutdown:
+            guard !shutDown else { break }
+            shutDown = true
             for id in entries.keys { await run(.shutdown, on: id, now: now) }
         }
         hub.published(entries.values.filter { $0.lifecycle.session != nil }.count)
@@ -89,8 +91,10 @@ final class HubState {
         guard let stream else { return request.reply(.refused(.unknownKey)) }
         let entry = self.entry(for: stream)
         entry.stream.streamKey = stream.streamKey
-        let silence = entry.lifecycle.session.flatMap { publishers[$0] }.map { current in
-            Duration.nanoseconds(Int64(bitPattern: NIODeadline.now().uptimeNanoseconds &- current.publisher.lastActivityNanoseconds))
+        let silence = entry.lifecycle.session.map { session -> Duration in
+            // A session whose connection is already gone has been silent for ever.
+            guard let current = publishers[session] else { return .seconds(Int64(Int32.max)) }
+            return .nanoseconds(Int64(bitPattern: NIODeadline.now().uptimeNanoseconds &- current.publisher.lastActivityNanoseconds))
         }
         let slots = entries.values.filter { $0.lifecycle.holdsSlot }.count
         let event = BroadcastLifecycle.Event.publishRequested(
@@ -101,9 +105,6 @@ final class HubState {
     }
 
     private func apply(_ change: LiveStreamChange, now: ContinuousClock.Instant) async {
-        guard applied.insert(change.sequence).inserted else { return }
-        appliedOrder.append(change.sequence)
-        if appliedOrder.count > 4096 { applied.remove(appliedOrder.removeFirst()) }
         let entry = self.entry(for: change.stream)
         var stream = change.stream
         if entry.lifecycle.holdsSlot, change.kind != .disabled, change.kind != .enabled {
@@ -124,18 +125,23 @@ final class HubState {
         await run(event, on: change.stream.id, now: now)
     }
 
-    private func readChangeFeed(now: ContinuousClock.Instant) async {
+    /// Carries out the feed's changes after the cursor, in order: all of them, or those up to `sequence`
+    /// (an API change, which must be done before the API answers). The cursor is the one record of what
+    /// was carried out, so no change is carried out twice.
+    private func readChangeFeed(upTo sequence: Int64 = .max, now: ContinuousClock.Instant) async {
+        let page = 100
         do {
-            let changes = try await directory.changes(after: cursor, limit: 100)
+            while cursor < sequence {
+                let changes = try await directory.changes(after: cursor, limit: page)
+                for change in changes where change.sequence <= sequence {
+                    cursor = change.sequence
+                    logger.info("live stream change", metadata: ["live_stream_id": "\(change.stream.id)", "change": "\(change.kind.rawValue)"])
+                    await apply(change, now: now)
+                }
+                if changes.count < page || changes.contains(where: { $0.sequence > sequence }) { break }
+            }
             if feedFailing { logger.notice("change feed readable again") }
             feedFailing = false
-            for change in changes {
-                cursor = max(cursor, change.sequence)
-                if !applied.contains(change.sequence) {
-                    logger.info("change from the CLI", metadata: ["live_stream_id": "\(change.stream.id)", "change": "\(change.kind.rawValue)"])
-                }
-                await apply(change, now: now)
-            }
         } catch {
             if !feedFailing { logger.error("cannot read the change feed", metadata: ["error": "\(error)"]) }
             feedFailing = true
@@ -196,7 +202,7 @@ final class HubState {
             }
         case .accept(let session):
             guard let output = entry.output else { return }
-            output.sessionStarted(session)
+            await Self.offPool { output.sessionStarted(session) }  // may wait for a writer's file I/O
             logger.info("publish accepted", metadata: ["live_stream_id": "\(id)", "session": "\(session)"])
             request?.reply(.accepted(PublishGrant(liveStreamID: id, session: session, output: output)))
         case .refuse(let session, let reason):

@@ -54,8 +54,9 @@ final class StreamHub: Service, Sendable {
         case firstMedia(session: Int)
         case publisherGone(session: Int)
         case playable(liveStreamID: String, broadcast: Int)
-        /// A change made through ``LiveStreamService``; `done` runs once it is carried out.
-        case change(LiveStreamChange, done: (@Sendable () -> Void)?)
+        /// A change made through ``LiveStreamService`` (its change-feed sequence number); `done` runs
+        /// once it is carried out.
+        case change(sequence: Int64, done: (@Sendable () -> Void)?)
         case tick
         /// The health check: `answer` runs when the loop gets to it.
         case ping(answer: @Sendable () -> Void)
@@ -98,7 +99,7 @@ final class StreamHub: Service, Sendable {
     /// Carries out a change and returns once it is done (the API's effects are immediate).
     func apply(_ change: LiveStreamChange) async {
         await withCheckedContinuation { (done: CheckedContinuation<Void, Never>) in
-            send(.change(change, done: { done.resume() }))
+            send(.change(sequence: change.sequence, done: { done.resume() }))
         }
     }
 
@@ -122,17 +123,17 @@ final class StreamHub: Service, Sendable {
     }
 
     func run() async throws {
+        let core = HubState(hub: self, directory: directory, outputs: outputs, settings: settings, logger: logger)
         do {
-            try await loop()
+            try await loop(core)
         } catch {
-            await stop()
+            await stop(core)
             throw error
         }
-        await stop()
+        await stop(core)
     }
 
-    private func loop() async throws {
-        let core = HubState(hub: self, directory: directory, outputs: outputs, settings: settings, logger: logger)
+    private func loop(_ core: HubState) async throws {
         try await core.start()
         await onReady()
         await withGracefulShutdownHandler {
@@ -154,9 +155,11 @@ final class StreamHub: Service, Sendable {
         }
     }
 
-    /// No more inputs: what is still queued is refused (publishes) or released (changes, pings), and
+    /// No more inputs: every broadcast ends (also when the hub's task was cancelled rather than shut
+    /// down gracefully), what is still queued is refused (publishes) or released (changes, pings), and
     /// the lifecycle events end, so their subscribers finish too. Also when the hub failed to start.
-    private func stop() async {
+    private func stop(_ core: HubState) async {
+        await core.handle(.shutdown)
         continuation.finish()
         for await input in inputs { Self.reject(input) }
         events.finish()

@@ -2,7 +2,8 @@ import Media
 
 /// Where one live stream's media goes: the HLS packager implements it (Packaging -> Streams).
 ///
-/// Calls come from the publisher's event loop. `session` numbers rise with every publisher that
+/// `tracks` and `append` come from the publisher's event loop; `sessionStarted`, `sessionEnded` and
+/// `broadcastEnded` from the hub (on NIO's thread pool). `session` numbers rise with every publisher that
 /// takes the stream; an output ignores calls from a session that is no longer current, so a
 /// publisher that was taken over cannot interleave with its successor.
 protocol StreamOutput: AnyObject, Sendable {

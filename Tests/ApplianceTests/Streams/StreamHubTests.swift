@@ -216,9 +216,13 @@ func refusal(_ decision: PublishDecision) -> PublishRefusal? {
                 seen.append(event.type)
                 if event.type == .deleted { break }
             }
-            #expect(seen == [.disconnected, .disabled, .updated, .disconnected, .deleted])
+            #expect(seen == [.disconnected, .disabled, .updated, .disconnected, .disconnected, .deleted])
             #expect(publishers.0.isDisconnected && publishers.1.isDisconnected && publishers.2.isDisconnected)
             #expect(refusal(await h.publish(disabled).0) == .disabled)
+            // The encoder comes back with the new key: the broadcast continues, nothing stays stuck.
+            let renewed = try #require(try await h.store.liveStream(id: reset.id))
+            _ = try accepted(await h.publish(renewed).0)
+            #expect(h.outputs.output(reset.id)?.log.filter { $0.hasPrefix("start") }.count == 2)
             #expect(h.outputs.removed.withLock { $0 } == [deleted.id])
             #expect(h.outputs.output(disabled.id)?.log.last == "broadcast end")
         }
@@ -228,12 +232,53 @@ func refusal(_ decision: PublishDecision) -> PublishRefusal? {
         try await RunningHub().run { h in
             let live = try await h.stream(reconnectWindow: 30)
             let service = LiveStreamService(repository: h.store, hub: h.hub)
-            _ = try await service.complete(id: live.id)  // applied directly, then seen again in the feed
-            _ = try await service.update(id: live.id, LiveStreamUpdate())
-            #expect(await h.nextEvents(1) == [.updated], "complete of an idle stream emits nothing, update once")
+            for _ in 0..<3 { _ = try await service.update(id: live.id, LiveStreamUpdate()) }  // the API's path, then the feed's
             try await Task.sleep(for: .milliseconds(100))  // several feed reads
             _ = try await service.setDisabled(id: live.id, false)
-            #expect(await h.nextEvents(1) == [.enabled])
+            #expect(await h.nextEvents(4) == [.updated, .updated, .updated, .enabled], "each change once, in order")
+        }
+    }
+
+    @Test func aBurstOfChangesIsReadPastOnePageOfTheFeed() async throws {
+        try await RunningHub().run { h in
+            let live = try await h.stream(reconnectWindow: 30)
+            for _ in 0..<250 { _ = try await h.store.update(id: live.id, LiveStreamUpdate()) }  // the CLI's path only
+            _ = try await h.store.setDisabled(id: live.id, true)
+            let events = await h.nextEvents(251)
+            #expect(events.filter { $0 == .updated }.count == 250 && events.last == .disabled)
+        }
+    }
+
+    @Test func aHubStoppedByCancellationStillEndsItsBroadcasts() async throws {
+        let h = RunningHub()
+        let live = try await h.stream(reconnectWindow: 30)
+        let publisher = FakePublisher()
+        try await h.run { h in
+            let (decision, session) = await h.publish(live, publisher)
+            _ = try accepted(decision)
+            h.hub.send(.firstMedia(session: session))
+            h.outputs.becomePlayable(live.id)
+            #expect(await h.nextEvents(3) == [.connected, .recording, .active])
+        }  // cancels the hub's task: no graceful shutdown
+        #expect(publisher.isDisconnected)
+        #expect(h.outputs.output(live.id)?.log.last == "broadcast end", "the playlist got its ENDLIST")
+        var rest: [LifecycleEventType] = []
+        for await event in h.events { rest.append(event.type) }  // the stream ends once the hub stopped
+        #expect(rest == [.disconnected, .idle])
+    }
+
+    @Test func gracefulShutdownEndsEveryBroadcastWithStatusIdle() async throws {
+        try await RunningHub().run { h in
+            let live = try await h.stream(reconnectWindow: 30)
+            let (decision, session) = await h.publish(live)
+            _ = try accepted(decision)
+            h.hub.send(.firstMedia(session: session))
+            h.outputs.becomePlayable(live.id)
+            #expect(await h.nextEvents(3) == [.connected, .recording, .active])
+            h.hub.send(.shutdown)
+            #expect(await h.nextEvents(2) == [.disconnected, .idle])
+            #expect(try await h.status(live.id) == .idle)
+            #expect(h.outputs.output(live.id)?.log.last == "broadcast end")
         }
     }
 }
