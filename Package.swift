@@ -24,6 +24,7 @@ let applianceDependencies: [Target.Dependency] = [
     .product(name: "Metrics", package: "swift-metrics"),
     .product(name: "Prometheus", package: "swift-prometheus"),
     .product(name: "Crypto", package: "swift-crypto"),
+    .product(name: "AsyncHTTPClient", package: "async-http-client"),
     "CSystemd",
 ]
 let applianceSettings: [SwiftSetting] = [.define("ONAIR_FAULTS", .when(configuration: .debug))] + fuzzFlags
@@ -52,6 +53,7 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-metrics.git", from: "2.13.0"),
         .package(url: "https://github.com/swift-server/swift-prometheus.git", from: "2.4.0"),
         .package(url: "https://github.com/apple/swift-crypto.git", from: "4.0.0"),
+        .package(url: "https://github.com/swift-server/async-http-client.git", from: "1.37.0"),
     ],
     targets: [
         // Pure media core: codecs, containers, RTMP and HLS. No I/O, no clocks, no logging.

@@ -20,6 +20,7 @@ APPLIANCE = {
     "Packaging": ["Streams", "Domain", "Observability"],
     "Playback": ["Store", "Packaging", "Domain", "Observability"],
     "Streams": ["Domain", "Observability"],
+    "Webhooks": ["Store", "Streams", "Domain", "Observability"],
     "Store": ["Domain"],
     "Domain": [],
     "Config": [],

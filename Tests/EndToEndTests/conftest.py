@@ -73,7 +73,7 @@ def tls_certificate():
 class Onair:
     """A running `onair serve` with its own config, database and HLS directory."""
 
-    def __init__(self, root: Path, *, rtmp=None, http=None, **hls):
+    def __init__(self, root: Path, *, rtmp=None, http=None, extra=(), **hls):
         self.root = root
         self.rtmp_port = free_port()
         self.https_port = free_port()
@@ -111,7 +111,7 @@ class Onair:
         ] + [f"  {k}: {v}" for k, v in hls_settings.items()] + [
             "storage:",
             f"  database: {root / 'onair.sqlite'}",
-        ]
+        ] + list(extra)
         self.config.write_text("\n".join(lines) + "\n")
         self.log_path = root / "onair.log"
         self.process = None

@@ -5,8 +5,25 @@ import Foundation
 /// lifecycle events' consumers all print streams through it.
 struct LiveStreamJSON: Encodable, Sendable {
     let stream: LiveStream
+    /// Webhooks' `data` has `created_at` as a number of Unix seconds, as Mux's webhooks do (the
+    /// API's is a string): reference/mux-api.md §8.2.
+    let createdAtAsNumber: Bool
 
-    init(_ stream: LiveStream) { self.stream = stream }
+    init(_ stream: LiveStream) {
+        self.init(stream, createdAtAsNumber: false)
+    }
+
+    init(_ stream: LiveStream, createdAtAsNumber: Bool) {
+        self.stream = stream
+        self.createdAtAsNumber = createdAtAsNumber
+    }
+
+    /// The JSON of `stream` as a webhook's `data`.
+    static func webhookData(_ stream: LiveStream) -> Data {
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
+        return (try? encoder.encode(LiveStreamJSON(stream, createdAtAsNumber: true))) ?? Data("{}".utf8)
+    }
 
     private enum Key: String, CodingKey {
         case id, stream_key, status, created_at, reconnect_window, max_continuous_duration, latency_mode,
@@ -21,7 +38,11 @@ struct LiveStreamJSON: Encodable, Sendable {
         try c.encode(stream.id, forKey: .id)
         try c.encode(stream.streamKey, forKey: .stream_key)
         try c.encode(stream.status.rawValue, forKey: .status)
-        try c.encode(String(stream.createdAt), forKey: .created_at)
+        if createdAtAsNumber {
+            try c.encode(stream.createdAt, forKey: .created_at)
+        } else {
+            try c.encode(String(stream.createdAt), forKey: .created_at)
+        }
         if stream.reconnectWindow == stream.reconnectWindow.rounded() {
             try c.encode(Int(stream.reconnectWindow), forKey: .reconnect_window)
         } else {

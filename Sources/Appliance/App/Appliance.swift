@@ -15,7 +15,8 @@ import Synchronization
 ///
 /// Services start in this order and stop in reverse: the supervisor first (STOPPING=1), then HTTP,
 /// the RTMP listener (no new publishers), the hub (every broadcast ends: ENDLIST, idle, publishers
-/// closed), and last the lifecycle monitor, which drains the final events. READY=1 goes out when the
+/// closed), the lifecycle monitor, which drains the final events, and last the webhooks, which give
+/// the events of the broadcasts' end one attempt (what is left waits in the outbox). READY=1 goes out when the
 /// database is open and every listener is up.
 struct Appliance {
     let store: LiveStreamStore
@@ -37,6 +38,10 @@ struct Appliance {
         let packagers = PackagerFactory(root: config.hls.directory, settings: PackagerSettings(config.hls), budget: budget,
                                         logger: logger, wallClock: { Int64((Date().timeIntervalSince1970 * 1000).rounded()) })
         let events = LifecycleEvents(logger: logger)
+        let outbox = Outbox(store: store)
+        let webhooks = WebhookDispatcher(outbox: outbox, endpoints: config.webhooks.map(WebhookEndpoint.init),
+                                         settings: WebhookSettings(config), logger: logger)
+        let journal = WebhookJournal(outbox: outbox, dispatcher: webhooks, logger: logger, payload: WebhookJournal.Payload.init)
         let playbackIDs = PlaybackDirectory(store: store)
         let monitor = LifecycleMonitor(events: events.subscribe("monitor"), playbackIDs: playbackIDs, logger: logger)
         let tokens = AccessTokens(config.accessTokens.map(AccessTokens.Credential.init))
@@ -48,8 +53,10 @@ struct Appliance {
             let publishing = hubBox.withLock { $0 }?.publishingCount ?? 0
             Gauge(label: MetricsRegistry.activePublishers).record(publishing)
             Gauge(label: MetricsRegistry.hlsBytes).record(budget.bytesUsed)
+            let backlog = webhooks.queued
             return "\(publishing) streams publishing, \(monitor.activeCount) active, "
                 + "\(playbackRequests.sinceLastRead()) playback requests since last status, \(JournalLogHandler.errors.count) errors"
+                + (backlog > 0 ? ", \(backlog) webhook events queued" : "")
         }
         let readiness = Readiness(waitingFor: 2 + (config.http.plainListen == nil ? 1 : 2)) {
             logger.notice("onair ready", metadata: [
@@ -61,7 +68,7 @@ struct Appliance {
             let released = StartupMemory.release()
             logger.debug("start-up memory released", metadata: ["text": "\(released / 1024) KiB unmapped"])
         }
-        let hub = StreamHub(directory: store, outputs: packagers, events: events, settings: HubSettings(config.rtmp),
+        let hub = StreamHub(directory: store, outputs: packagers, events: events, journal: journal, settings: HubSettings(config.rtmp),
                             logger: logger, onReady: { await readiness.up() })
         hubBox.withLock { $0 = hub }
         let service = LiveStreamService(repository: store, hub: hub) { _ in playbackIDs.invalidate() }
@@ -76,7 +83,7 @@ struct Appliance {
             { packagers.livePackagers.allSatisfy { !$0.isStalled(now: .now(), limit: stallLimit) } },
         ])
         var services: [ServiceGroupConfiguration.ServiceConfiguration] = [
-            .init(service: monitor), .init(service: hub), .init(service: rtmp),
+            .init(service: webhooks), .init(service: monitor), .init(service: hub), .init(service: rtmp),
         ] + http.servers.map { .init(service: $0) }
         if let configPath {
             services.append(.init(service: Reloader(path: configPath, notifier: notifier, logger: logger, status: status) { next in
@@ -84,6 +91,7 @@ struct Appliance {
                 try tls.replace(with: try HTTPServers.tlsConfiguration(next.http))
                 packagers.settings = PackagerSettings(next.hls)
                 budget.limit = next.hls.maxBytes
+                webhooks.configure(next.webhooks.map(WebhookEndpoint.init), WebhookSettings(next))
             }))
         }
         services.append(.init(service: Supervisor(notifier: notifier, health: health, status: status, logger: logger)))

@@ -17,7 +17,7 @@ struct Onair: AsyncParsableCommand {
         commandName: "onair",
         abstract: "On-premises live streaming: RTMP in, HLS out, a Mux-compatible API.",
         version: version,
-        subcommands: [Serve.self, CheckConfig.self, Streams.self, Version.self]
+        subcommands: [Serve.self, CheckConfig.self, Streams.self, Webhooks.self, Version.self]
     )
 }
 

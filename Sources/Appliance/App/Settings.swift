@@ -39,6 +39,28 @@ extension AccessTokens.Credential {
     }
 }
 
+extension WebhookEndpoint {
+    init(_ webhook: Config.Webhook) {
+        self.init(url: webhook.url, signingSecret: webhook.signingSecret, events: webhook.events.map(Set.init), caFile: webhook.caFile)
+    }
+}
+
+extension WebhookSettings {
+    init(_ config: Config) {
+        self.init(environmentName: config.environmentName ?? ProcessInfo.processInfo.hostName,
+                  timeout: .milliseconds(Int64(config.webhookDelivery.timeout * 1000)),
+                  schedule: RetrySchedule(retryFor: config.webhookDelivery.retryFor),
+                  maxQueued: config.webhookDelivery.maxQueued, userAgent: "onair/\(Onair.version)")
+    }
+}
+
+extension WebhookJournal.Payload {
+    /// A live stream's event: Mux's `object.type` is `live`, `data` the LiveStream object.
+    init(_ event: LifecycleEvent) {
+        self.init(objectType: "live", objectID: event.stream.id, data: LiveStreamJSON.webhookData(event.stream))
+    }
+}
+
 extension LiveStreamStore: StreamDirectory {}
 
 extension LiveStreamStore: LiveStreamRepository {

@@ -84,6 +84,34 @@ struct Config: Sendable, Equatable {
         var permissions: [Permission]
     }
 
+    /// A webhook endpoint: events are POSTed to `url`, signed with `signingSecret`.
+    struct Webhook: Sendable, Equatable {
+        var url: String
+        /// From `signing_secret_file` (read at load and reload) or, in a dev config, `signing_secret`.
+        var signingSecret: String
+        /// Event types sent; nil: all.
+        var events: [String]?
+        /// PEM CA certificates trusted for this endpoint besides the system store.
+        var caFile: String?
+    }
+
+    /// How webhooks are delivered.
+    struct WebhookDelivery: Sendable, Equatable {
+        /// Seconds one attempt may take (Mux: 5).
+        var timeout = 5.0
+        /// Seconds an event is retried before it is dropped (Mux: 24 h).
+        var retryFor = 86_400.0
+        /// Deliveries the outbox holds, all endpoints together; the oldest are dropped beyond it.
+        var maxQueued = 100_000
+    }
+
+    /// The event types a webhook's `events:` may name (Mux's names).
+    static let webhookEventTypes: Set<String> = [
+        "video.live_stream.created", "video.live_stream.connected", "video.live_stream.recording", "video.live_stream.active",
+        "video.live_stream.disconnected", "video.live_stream.idle", "video.live_stream.updated", "video.live_stream.enabled",
+        "video.live_stream.disabled", "video.live_stream.deleted",
+    ]
+
     var rtmp = RTMP()
     var http = HTTP()
     var hls = HLS()
@@ -91,6 +119,10 @@ struct Config: Sendable, Equatable {
     var accessTokens: [AccessToken] = []
     /// A YAML file with more tokens in the same format (written at install time).
     var accessTokensFile: String?
+    /// `environment.name` in webhooks; nil: the host name.
+    var environmentName: String?
+    var webhooks: [Webhook] = []
+    var webhookDelivery = WebhookDelivery()
 }
 
 /// `host:port` to bind.

@@ -60,7 +60,18 @@ enum ConfigLoader {
         var config = Config()
         guard let root else { return config }
         let top = try Section(root, path: "")
-        try top.only(["rtmp", "http", "hls", "storage", "access_tokens", "access_tokens_file"])
+        try top.only(["rtmp", "http", "hls", "storage", "access_tokens", "access_tokens_file", "environment_name", "webhooks",
+                      "webhook_delivery"])
+        config.environmentName = try top.string("environment_name").flatMap { $0.isEmpty ? nil : $0 }
+        if let webhooks = top.node("webhooks") {
+            config.webhooks = try Self.webhooks(webhooks)
+        }
+        if let delivery = try top.section("webhook_delivery") {
+            try delivery.only(["timeout", "retry_for", "max_queued"])
+            config.webhookDelivery.timeout = try delivery.seconds("timeout", 1...60) ?? config.webhookDelivery.timeout
+            config.webhookDelivery.retryFor = try delivery.seconds("retry_for", 1...(7 * 86_400)) ?? config.webhookDelivery.retryFor
+            config.webhookDelivery.maxQueued = try delivery.int("max_queued", 1...10_000_000) ?? config.webhookDelivery.maxQueued
+        }
         config.accessTokensFile = try top.string("access_tokens_file").flatMap { $0.isEmpty ? nil : $0 }
         if let rtmp = try top.section("rtmp") {
             try rtmp.only(["listen", "max_message_size", "max_chunk_streams", "max_amf_depth", "chunk_size",
@@ -110,6 +121,53 @@ enum ConfigLoader {
             config.accessTokens = try accessTokens(tokens, path: "access_tokens")
         }
         return config
+    }
+
+    private static func webhooks(_ node: Node) throws -> [Config.Webhook] {
+        let path = "webhooks"
+        guard let items = node.sequence else {
+            throw ConfigError(key: path, message: "expected a list of {url, signing_secret_file, events}")
+        }
+        var seen = Set<String>()
+        return try items.enumerated().map { index, item in
+            let entry = try Section(item, path: "\(path)[\(index)]")
+            try entry.only(["url", "signing_secret_file", "signing_secret", "events", "ca_file"])
+            guard let url = try entry.string("url"), let parts = URLComponents(string: url), let scheme = parts.scheme?.lowercased(),
+                  ["http", "https"].contains(scheme), let host = parts.host, !host.isEmpty else {
+                throw entry.error("url", "expected an http:// or https:// URL")
+            }
+            guard seen.insert(url).inserted else { throw entry.error("url", "\(url) is listed twice") }
+            let secret: String
+            switch (try entry.string("signing_secret_file"), try entry.string("signing_secret")) {
+            case (let file?, nil):
+                do {
+                    secret = try String(contentsOfFile: file, encoding: .utf8).trimmingCharacters(in: .whitespacesAndNewlines)
+                } catch {
+                    throw entry.error("signing_secret_file", "cannot read \(file): \(error.localizedDescription)")
+                }
+                guard secret.count >= 16 else { throw entry.error("signing_secret_file", "\(file) must hold a secret of at least 16 characters") }
+            case (nil, let inline?):
+                guard inline.count >= 16 else { throw entry.error("signing_secret", "must be at least 16 characters") }
+                secret = inline
+            default:
+                throw entry.error("signing_secret_file", "give exactly one of signing_secret_file or signing_secret")
+            }
+            var events: [String]?
+            if let list = entry.node("events") {
+                guard let types = list.sequence?.compactMap(\.string), types.count == list.sequence?.count, !types.isEmpty else {
+                    throw entry.error("events", "expected a list of event types such as [video.live_stream.active]")
+                }
+                for type in types where !Config.webhookEventTypes.contains(type) {
+                    throw entry.error("events", "unknown event type '\(type)' (known: \(Config.webhookEventTypes.sorted().joined(separator: ", ")))")
+                }
+                events = types
+            }
+            let caFile = try entry.string("ca_file").flatMap { $0.isEmpty ? nil : $0 }
+            if let caFile, !FileManager.default.isReadableFile(atPath: caFile) {
+                throw entry.error("ca_file", "cannot read \(caFile)")
+            }
+            return Config.Webhook(url: url, signingSecret: secret, events: events, caFile: caFile)
+        }
     }
 
     private static func accessTokens(_ node: Node, path: String) throws -> [Config.AccessToken] {

@@ -18,6 +18,10 @@ enum MetricsRegistry {
             .milliseconds(1), .milliseconds(2), .milliseconds(5), .milliseconds(10), .milliseconds(25),
             .milliseconds(50), .milliseconds(100), .milliseconds(250), .milliseconds(500), .seconds(1),
         ]
+        factory.durationHistogramBuckets[webhookLatency] = [
+            .milliseconds(5), .milliseconds(10), .milliseconds(25), .milliseconds(50), .milliseconds(100), .milliseconds(250),
+            .milliseconds(500), .seconds(1), .seconds(5), .seconds(30), .seconds(300), .seconds(3600),
+        ]
         MetricsSystem.bootstrap(factory)
         return registry
     }
@@ -49,7 +53,12 @@ enum MetricsRegistry {
         activePublishers: "Live streams with a connected publisher.",
         hlsBytes: "Bytes of HLS segments on disk (tmpfs) for all streams.",
         "onair_lifecycle_events_total": "Lifecycle events by type (video.live_stream.connected, .recording, .active, ...).",
-        "onair_lifecycle_events_dropped_total": "Lifecycle events a subscriber lost because it fell behind, by subscriber.",
+        "onair_lifecycle_events_dropped_total": "Lifecycle events a subscriber lost because it fell behind, by subscriber (journal: the webhook outbox could not be written).",
+        webhookQueued: "Webhook events waiting in the outbox for an endpoint (delivery not yet answered 2xx).",
+        webhookDelivered: "Webhook events an endpoint answered with 2xx.",
+        webhookRetried: "Failed webhook attempts that will be tried again (non-2xx, timeout, refused).",
+        webhookDropped: "Webhook events given up, by reason: expired (not delivered within retry_for), outbox_full (the oldest went past max_queued), endpoint_removed (the endpoint left the configuration).",
+        webhookLatency: "Time from a webhook event to its endpoint's 2xx answer, retries included.",
     ]
 
     /// The registry's text with a `# HELP` line before every `# TYPE` line.
@@ -71,6 +80,11 @@ enum MetricsRegistry {
     static let segmentPublishDelay = "onair_segment_publish_delay_seconds"
     static let activePublishers = "onair_active_publishers"
     static let hlsBytes = "onair_hls_bytes"
+    static let webhookQueued = "onair_webhook_events_queued"
+    static let webhookDelivered = "onair_webhook_deliveries_total"
+    static let webhookRetried = "onair_webhook_retries_total"
+    static let webhookDropped = "onair_webhook_events_dropped_total"
+    static let webhookLatency = "onair_webhook_delivery_seconds"
 
     /// GET /metrics.
     static func route<Context: RequestContext>(on router: Router<Context>, registry: PrometheusCollectorRegistry) {

@@ -9,6 +9,13 @@ enum Identifier {
         return String((0..<length).map { _ in alphabet[Int(generator.next(upperBound: UInt32(alphabet.count)))] })
     }
 
+    /// An environment id in Mux's shape (`j0863n`): 8 lowercase letters and digits, about 41 bits.
+    static func environmentID() -> String {
+        var generator = SystemRandomNumberGenerator()
+        let lower = Array("abcdefghijklmnopqrstuvwxyz0123456789")
+        return String((0..<8).map { _ in lower[Int(generator.next(upperBound: UInt32(lower.count)))] })
+    }
+
     /// A stream key: 128 random bits printed as a lowercase UUID (8-4-4-4-12 hex digits).
     static func streamKey() -> String {
         var generator = SystemRandomNumberGenerator()

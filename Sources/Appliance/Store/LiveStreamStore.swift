@@ -69,11 +69,13 @@ final class LiveStreamStore: Sendable {
         }
     }
 
-    private func read<T: Sendable>(_ body: @escaping @Sendable (Database) throws -> T) async throws -> T {
+    /// A read on the pool's readers (for the store's other tables too: ``Outbox``).
+    func read<T: Sendable>(_ body: @escaping @Sendable (Database) throws -> T) async throws -> T {
         try await database().read(body)
     }
 
-    private func write<T: Sendable>(_ body: @escaping @Sendable (Database) throws -> T) async throws -> T {
+    /// A write transaction on the writer.
+    func write<T: Sendable>(_ body: @escaping @Sendable (Database) throws -> T) async throws -> T {
         try await database().write(body)
     }
 
@@ -257,10 +259,13 @@ final class LiveStreamStore: Sendable {
         }
     }
 
-    /// At start-up no publisher is connected: every active stream becomes idle.
-    func resetActiveStreams() async throws {
+    /// At start-up no publisher is connected: every active stream becomes idle. The streams it reset, as they are now.
+    func resetActiveStreams() async throws -> [LiveStream] {
         try await write { db in
+            let ids = try String.fetchAll(db, sql: "SELECT id FROM live_stream WHERE status = 'active'")
+            guard !ids.isEmpty else { return [] }
             try db.execute(sql: "UPDATE live_stream SET status = 'idle', active_ingest_protocol = NULL WHERE status = 'active'")
+            return try Self.fetch(db, where: "id IN (\(ids.map { _ in "?" }.joined(separator: ",")))", StatementArguments(ids))
         }
     }
 

@@ -43,6 +43,38 @@ extension LiveStreamStore {
                 t.column("snapshot", .blob).notNull()
             }
         }
+        migrator.registerMigration("v4: webhook outbox and appliance facts") { db in
+            try db.create(table: "appliance_fact") { t in
+                t.primaryKey("key", .text)
+                t.column("value", .text).notNull()
+            }
+            // The environment id webhooks carry: made once per appliance, kept for ever.
+            try db.execute(sql: "INSERT INTO appliance_fact (key, value) VALUES ('environment_id', ?)",
+                           arguments: [Identifier.environmentID()])
+            // Changes already in the feed have been acted on: the hub records its cursor from here on.
+            try db.execute(sql: """
+                INSERT INTO appliance_fact (key, value) SELECT 'change_cursor', COALESCE(MAX(sequence), 0) FROM live_stream_change
+                """)
+            try db.create(table: "webhook_event") { t in
+                t.autoIncrementedPrimaryKey("sequence")
+                t.column("id", .text).notNull().unique()
+                t.column("type", .text).notNull()
+                t.column("object_type", .text).notNull()
+                t.column("object_id", .text).notNull()
+                t.column("created_at", .double).notNull()
+                t.column("data", .blob).notNull()
+            }
+            try db.create(table: "webhook_delivery") { t in
+                t.column("endpoint", .text).notNull()
+                t.column("event_sequence", .integer).notNull().indexed().references("webhook_event", onDelete: .cascade)
+                t.column("object_id", .text).notNull()
+                t.column("attempt_count", .integer).notNull().defaults(to: 0)
+                t.column("attempts", .blob).notNull()
+                t.column("next_attempt_at", .double).notNull()
+                t.primaryKey(["endpoint", "event_sequence"])
+            }
+            try db.create(index: "webhook_delivery_head", on: "webhook_delivery", columns: ["endpoint", "object_id", "event_sequence"])
+        }
         return migrator
     }
 }

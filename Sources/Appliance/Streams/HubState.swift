@@ -21,31 +21,55 @@ final class HubState {
     let hub: StreamHub
     let directory: any StreamDirectory
     let outputs: any StreamOutputFactory
+    let journal: (any EventJournal)?
     let settings: HubSettings
     let logger: Logger
     var entries: [String: Entry] = [:]
     /// Connected publishers by session, and the stream each one publishes.
     var publishers: [Int: (stream: String, publisher: any Publisher)] = [:]
     var eventSequence: UInt64 = 0
+    /// The last event handed to the subscribers.
+    var publishedSequence: UInt64 = 0
     var generations = 0
     var ticks = 0
     var cursor: Int64 = 0
     var feedFailing = false
+    /// Events emitted and not yet recorded in the journal, oldest first.
+    var unrecorded: [LifecycleEvent] = []
+    /// The cursor the journal holds.
+    var recordedCursor: Int64 = 0
+    var journalFailing = false
+    /// Unrecorded events kept while the journal fails; older ones are lost (and counted).
+    static let unrecordedLimit = 10_000
     /// The shutdown input was handled (every broadcast ended).
     var shutDown = false
 
-    init(hub: StreamHub, directory: any StreamDirectory, outputs: any StreamOutputFactory, settings: HubSettings, logger: Logger) {
+    init(hub: StreamHub, directory: any StreamDirectory, outputs: any StreamOutputFactory, journal: (any EventJournal)?,
+         settings: HubSettings, logger: Logger) {
         self.hub = hub
         self.directory = directory
         self.outputs = outputs
+        self.journal = journal
         self.settings = settings
         self.logger = logger
     }
 
+    /// Opens the database; streams left active by a process that died become idle (and say so); the
+    /// change feed is read on from the journal's cursor, so changes made while no server ran (the
+    /// CLI's) and changes whose events a kill -9 cut off are carried out now.
     func start() async throws {
         try await directory.prepare()
-        try await directory.resetActiveStreams()
-        cursor = try await directory.latestChangeSequence()
+        if let recorded = try await journal?.recordedCursor() {
+            cursor = recorded
+        } else {
+            cursor = try await directory.latestChangeSequence()
+        }
+        recordedCursor = cursor
+        for stream in try await directory.resetActiveStreams() {
+            logger.notice("live stream was active when the last run ended: now idle", metadata: ["live_stream_id": "\(stream.id)"])
+            emit(.idle, stream)
+        }
+        await recordEvents()
     }
 
     func handle(_ input: StreamHub.Input) async {
@@ -77,6 +101,7 @@ final class HubState {
             shutDown = true
             for id in entries.keys { await run(.shutdown, on: id, now: now) }
         }
+        await recordEvents()
         hub.published(entries.values.filter { $0.lifecycle.session != nil }.count)
     }
 
@@ -137,6 +162,7 @@ final class HubState {
                     cursor = change.sequence
                     logger.info("live stream change", metadata: ["live_stream_id": "\(change.stream.id)", "change": "\(change.kind.rawValue)"])
                     await apply(change, now: now)
+                    await recordEvents()  // with the cursor past this change, in one transaction
                 }
                 if changes.count < page || changes.contains(where: { $0.sequence > sequence }) { break }
             }
@@ -189,6 +215,41 @@ final class HubState {
         }
     }
 
+    private func emit(_ type: LifecycleEventType, _ stream: LiveStream) {
+        eventSequence += 1
+        unrecorded.append(LifecycleEvent(sequence: eventSequence, type: type, stream: stream, at: Date()))
+    }
+
+    /// Records the events emitted since the last call, with the cursor, then hands them to the
+    /// subscribers. When the journal fails they are kept (up to ``unrecordedLimit``) and go with the
+    /// next record; the subscribers get them at once all the same.
+    func recordEvents() async {
+        guard !unrecorded.isEmpty || cursor != recordedCursor else { return }
+        let fresh = unrecorded.filter { $0.sequence > publishedSequence }
+        if let journal {
+            do {
+                try await journal.record(unrecorded, cursor: cursor)
+                if journalFailing { logger.notice("event journal writable again", metadata: ["events": "\(unrecorded.count)"]) }
+                journalFailing = false
+                unrecorded.removeAll()
+                recordedCursor = cursor
+            } catch {
+                if !journalFailing { logger.error("cannot record lifecycle events; keeping them to retry", metadata: ["error": "\(error)"]) }
+                journalFailing = true
+                if unrecorded.count > Self.unrecordedLimit {
+                    let lost = unrecorded.count - Self.unrecordedLimit
+                    unrecorded.removeFirst(lost)
+                    hub.events.lost(lost, subscriber: "journal")
+                }
+            }
+        } else {
+            unrecorded.removeAll()
+            recordedCursor = cursor
+        }
+        for event in fresh { hub.events.publish(event) }
+        publishedSequence = fresh.last?.sequence ?? publishedSequence
+    }
+
     private func perform(_ action: BroadcastLifecycle.Action, _ entry: Entry, request: PublishRequest?) async {
         let id = entry.stream.id
         switch action {
@@ -235,8 +296,7 @@ final class HubState {
                 logger.error("status update failed", metadata: ["live_stream_id": "\(id)", "status": "\(status.rawValue)", "error": "\(error)"])
             }
         case .emit(let type):
-            eventSequence += 1
-            hub.events.publish(LifecycleEvent(sequence: eventSequence, type: type, stream: entry.stream, at: Date()))
+            emit(type, entry.stream)
         case .arm(let timer, let deadline):
             entry.timers[timer] = deadline
         case .cancel(let timer):

@@ -42,6 +42,12 @@ final class LifecycleEvents: Sendable {
         }
     }
 
+    /// Counts `count` events that `subscriber` (the journal, which is not a stream) could not take.
+    func lost(_ count: Int, subscriber: String) {
+        Counter(label: Self.droppedMetric, dimensions: [("subscriber", subscriber)]).increment(by: count)
+        logger.error("lifecycle events lost", metadata: ["subscriber": "\(subscriber)", "events": "\(count)"])
+    }
+
     /// No more events: every subscriber's stream ends after what it has buffered.
     func finish() {
         for subscriber in subscribers.withLock({ $0 }) { subscriber.continuation.finish() }

@@ -68,18 +68,21 @@ final class StreamHub: Service, Sendable {
     private let directory: any StreamDirectory
     private let outputs: any StreamOutputFactory
     let events: LifecycleEvents
+    private let journal: (any EventJournal)?
     private let settings: HubSettings
     private let logger: Logger
     private let onReady: @Sendable () async -> Void
     private let publishing = Atomic<Int>(0)
     private static let sessions = Atomic<Int>(0)
 
-    init(directory: any StreamDirectory, outputs: any StreamOutputFactory, events: LifecycleEvents,
+    /// `journal`: where every event is recorded before subscribers see it (none: events are not durable).
+    init(directory: any StreamDirectory, outputs: any StreamOutputFactory, events: LifecycleEvents, journal: (any EventJournal)? = nil,
          settings: HubSettings = HubSettings(), logger: Logger, onReady: @escaping @Sendable () async -> Void = {}) {
         (inputs, continuation) = AsyncStream.makeStream(of: Input.self)
         self.directory = directory
         self.outputs = outputs
         self.events = events
+        self.journal = journal
         self.settings = settings
         self.logger = logger
         self.onReady = onReady
@@ -123,7 +126,7 @@ final class StreamHub: Service, Sendable {
     }
 
     func run() async throws {
-        let core = HubState(hub: self, directory: directory, outputs: outputs, settings: settings, logger: logger)
+        let core = HubState(hub: self, directory: directory, outputs: outputs, journal: journal, settings: settings, logger: logger)
         do {
             try await loop(core)
         } catch {

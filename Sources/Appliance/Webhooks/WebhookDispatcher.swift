@@ -1,0 +1,120 @@
+import Foundation
+import Logging
+import Metrics
+import ServiceLifecycle
+import Synchronization
+
+/// The webhooks Service: one ``EndpointWorker`` per configured endpoint, each a child task of
+/// `run()`. A reload swaps the set without losing what is queued: kept endpoints keep their queue
+/// (and get the new secret, filter and settings), new ones start empty, removed ones' queued events
+/// are dropped (logged and counted). It starts before the hub and stops after it, so the events of
+/// the last broadcasts' end get one attempt before the process exits; whatever is not delivered by
+/// then waits in the outbox for the next start.
+final class WebhookDispatcher: Service, Sendable {
+    private enum Command: Sendable {
+        case configure([WebhookEndpoint], WebhookSettings)
+        case stop
+    }
+
+    private let outbox: Outbox
+    private let makeSender: @Sendable (WebhookEndpoint) -> any WebhookSending
+    private let logger: Logger
+    private let configuration: Mutex<(endpoints: [WebhookEndpoint], settings: WebhookSettings)>
+    private let workers = Mutex<[String: EndpointWorker]>([:])
+    private let commands: AsyncStream<Command>
+    private let continuation: AsyncStream<Command>.Continuation
+
+    init(outbox: Outbox, endpoints: [WebhookEndpoint], settings: WebhookSettings, logger: Logger,
+         makeSender: @escaping @Sendable (WebhookEndpoint) -> any WebhookSending = { WebhookSender(url: $0.url, caFile: $0.caFile) }) {
+        self.outbox = outbox
+        self.makeSender = makeSender
+        self.logger = logger
+        configuration = Mutex((endpoints, settings))
+        (commands, continuation) = AsyncStream.makeStream(of: Command.self)
+    }
+
+    /// The endpoints an event of `type` goes to (their URLs, the outbox's keys).
+    func endpoints(for type: String) -> [String] {
+        configuration.withLock { $0.endpoints.filter { $0.accepts(type) }.map(\.url) }
+    }
+
+    var settings: WebhookSettings { configuration.withLock { $0.settings } }
+
+    /// Events were recorded: every worker looks at its queue.
+    func wake() {
+        for worker in workers.withLock({ Array($0.values) }) { worker.send(.wake(recorded: true)) }
+    }
+
+    /// Deliveries waiting, all endpoints (as last counted, about every second).
+    var queued: Int { workers.withLock { $0.values.reduce(0) { $0 + $1.queued.load(ordering: .relaxed) } } }
+
+    /// A reload: new events go to `endpoints` from now on.
+    func configure(_ endpoints: [WebhookEndpoint], _ settings: WebhookSettings) {
+        configuration.withLock { $0 = (endpoints, settings) }
+        continuation.yield(.configure(endpoints, settings))
+    }
+
+    func run() async throws {
+        let environment = WebhookEnvelope.Environment(name: settings.environmentName, id: try await outbox.environmentID())
+        let (endpoints, settings) = configuration.withLock { ($0.endpoints, $0.settings) }
+        await withGracefulShutdownHandler {
+            await withTaskGroup(of: Void.self) { group in
+                await apply(endpoints, settings, environment: environment, group: &group)
+                for await command in commands {
+                    switch command {
+                    case .configure(let endpoints, let settings):
+                        await apply(endpoints, settings, environment: environment, group: &group)
+                    case .stop:
+                        for worker in workers.withLock({ Array($0.values) }) { worker.send(.stop) }
+                    }
+                    if case .stop = command { break }
+                }
+                await group.waitForAll()
+            }
+        } onGracefulShutdown: { [continuation] in
+            continuation.yield(.stop)
+        }
+    }
+
+    private func apply(_ endpoints: [WebhookEndpoint], _ settings: WebhookSettings, environment: WebhookEnvelope.Environment,
+                       group: inout TaskGroup<Void>) async {
+        let wanted = Dictionary(endpoints.map { ($0.url, $0) }, uniquingKeysWith: { first, _ in first })
+        do {
+            let dropped = try await outbox.retain(endpoints: Set(wanted.keys))
+            for (endpoint, events) in Dictionary(grouping: dropped, by: \.endpoint) {
+                let label = WebhookEndpoint(url: endpoint, signingSecret: "").label
+                Counter(label: MetricsRegistry.webhookDropped, dimensions: [("endpoint", label), ("reason", "endpoint_removed")])
+                    .increment(by: events.count)
+                logger.warning("webhook endpoint removed from the configuration: its queued events are dropped", metadata: [
+                    "endpoint": "\(label)", "events": "\(events.count)"])
+            }
+        } catch {
+            logger.error("webhook outbox unreadable", metadata: ["error": "\(error)"])
+        }
+        var started: [EndpointWorker] = []
+        workers.withLock { workers in
+            for (key, worker) in Array(workers) {
+                // The URL and the CA file make the worker (its HTTP client); the rest changes in place.
+                if let endpoint = wanted[key], endpoint.caFile == worker.caFile {
+                    worker.update(endpoint, settings)
+                } else {
+                    worker.send(.stop)
+                    workers[key] = nil
+                }
+            }
+            for (key, endpoint) in wanted where workers[key] == nil {
+                let worker = EndpointWorker(endpoint: endpoint, settings: settings, outbox: outbox, sender: makeSender(endpoint),
+                                            environment: environment, logger: logger)
+                workers[key] = worker
+                started.append(worker)
+            }
+        }
+        for worker in started {
+            group.addTask { await worker.run() }
+            worker.send(.wake(recorded: true))
+        }
+        if !started.isEmpty || !endpoints.isEmpty {
+            logger.info("webhook endpoints", metadata: ["endpoints": "\(endpoints.map(\.label))"])
+        }
+    }
+}

@@ -1,0 +1,47 @@
+import Crypto
+import Foundation
+
+/// One receiver of webhooks, as configured (`webhooks:` in onair.yaml).
+struct WebhookEndpoint: Sendable, Equatable {
+    /// Where events are POSTed (http or https).
+    var url: String
+    /// The key of the `Mux-Signature` HMAC.
+    var signingSecret: String
+    /// The event types it receives; nil: every type.
+    var events: Set<String>?
+    /// PEM certificates trusted for its HTTPS besides the system store.
+    var caFile: String?
+
+    func accepts(_ type: String) -> Bool { events?.contains(type) ?? true }
+
+    /// The endpoint's `webhook_id` in attempts: a stable number from its URL (Mux numbers its webhooks).
+    var webhookID: Int {
+        let digest = Array(SHA256.hash(data: Data(url.utf8)))
+        return digest.prefix(6).reduce(0) { $0 << 8 | Int($1) }
+    }
+
+    /// The URL as metrics and logs show it: no user info, no query (either may hold a secret).
+    var label: String {
+        guard var components = URLComponents(string: url) else { return "invalid" }
+        components.user = nil
+        components.password = nil
+        components.query = nil
+        components.fragment = nil
+        return components.string ?? "invalid"
+    }
+}
+
+/// How every endpoint is delivered to.
+struct WebhookSettings: Sendable, Equatable {
+    /// `environment.name` in every envelope.
+    var environmentName: String
+    /// One attempt's limit, connect to last byte (Mux: 5 s).
+    var timeout: Duration = .seconds(5)
+    /// The retry schedule; its `retryFor` is how long an event is tried (Mux: 24 h).
+    var schedule = RetrySchedule()
+    /// Most deliveries queued in the outbox, all endpoints together; the oldest go first.
+    var maxQueued = 100_000
+    /// Deliveries in flight at once per endpoint (each for another live stream).
+    var concurrency = 8
+    var userAgent = "onair"
+}

@@ -1,0 +1,50 @@
+import Foundation
+import Logging
+import Metrics
+
+/// The hub's ``EventJournal``: each lifecycle event becomes an outbox event (a fresh UUID, kept
+/// across every retry) with a delivery for each endpoint whose filter takes its type, in the same
+/// transaction as the hub's cursor; then the endpoints' workers are woken. Past the outbox's bound
+/// the oldest deliveries are dropped, logged and counted.
+final class WebhookJournal: EventJournal {
+    /// What an event says about its object: Mux's `object.type`, its id and the JSON of `data`.
+    struct Payload: Sendable {
+        var objectType: String
+        var objectID: String
+        var data: Data
+    }
+
+    private let outbox: Outbox
+    private let dispatcher: WebhookDispatcher
+    private let logger: Logger
+    private let payload: @Sendable (LifecycleEvent) -> Payload
+
+    init(outbox: Outbox, dispatcher: WebhookDispatcher, logger: Logger, payload: @escaping @Sendable (LifecycleEvent) -> Payload) {
+        self.outbox = outbox
+        self.dispatcher = dispatcher
+        self.logger = logger
+        self.payload = payload
+    }
+
+    func recordedCursor() async throws -> Int64? { try await outbox.changeCursor() }
+
+    func record(_ events: [LifecycleEvent], cursor: Int64) async throws {
+        // Events no endpoint takes are not kept; the cursor is recorded all the same.
+        let items = events.compactMap { event -> (event: Outbox.Event, endpoints: [String])? in
+            let endpoints = dispatcher.endpoints(for: event.type.rawValue)
+            guard !endpoints.isEmpty else { return nil }
+            let payload = payload(event)
+            return (Outbox.Event(id: UUID().uuidString.lowercased(), type: event.type.rawValue, objectType: payload.objectType,
+                                 objectID: payload.objectID, createdAt: event.at.timeIntervalSince1970, data: payload.data), endpoints)
+        }
+        let dropped = try await outbox.record(items, cursor: cursor, limit: dispatcher.settings.maxQueued)
+        for (endpoint, lost) in Dictionary(grouping: dropped, by: \.endpoint) {
+            let label = WebhookEndpoint(url: endpoint, signingSecret: "").label
+            Counter(label: MetricsRegistry.webhookDropped, dimensions: [("endpoint", label), ("reason", "outbox_full")]).increment(by: lost.count)
+            logger.warning("webhook outbox full: oldest events dropped", metadata: [
+                "endpoint": "\(label)", "events": "\(lost.count)", "max_queued": "\(dispatcher.settings.maxQueued)",
+                "oldest": "\(lost[0].type) \(lost[0].eventID)"])
+        }
+        if !items.isEmpty { dispatcher.wake() }
+    }
+}
