@@ -64,6 +64,20 @@ import Testing
         ("access_tokens:\n  - secret: 0123456789abcdef0\n    permissions: [video:read]", "access_tokens[0].id"),
         ("access_tokens:\n  - {id: a, secret: 0123456789abcdef0, permissions: [video:read]}\n  - {id: a, secret: 0123456789abcdef0, permissions: [video:read]}", "access_tokens[1].id"),
         ("access_tokens: {}", "access_tokens"),
+        ("webhooks: {}", "webhooks"),
+        ("webhooks:\n  - url: ftp://x/\n    signing_secret: 0123456789abcdef", "webhooks[0].url"),
+        ("webhooks:\n  - url: https://\n    signing_secret: 0123456789abcdef", "webhooks[0].url"),
+        ("webhooks:\n  - url: https://a/\n    signing_secret: short", "webhooks[0].signing_secret"),
+        ("webhooks:\n  - url: https://a/", "webhooks[0].signing_secret_file"),
+        ("webhooks:\n  - url: https://a/\n    signing_secret: 0123456789abcdef\n    signing_secret_file: /x", "webhooks[0].signing_secret_file"),
+        ("webhooks:\n  - url: https://a/\n    signing_secret_file: /nonexistent/secret", "webhooks[0].signing_secret_file"),
+        ("webhooks:\n  - url: https://a/\n    signing_secret: 0123456789abcdef\n    events: [video.live_stream.actve]", "webhooks[0].events"),
+        ("webhooks:\n  - url: https://a/\n    signing_secret: 0123456789abcdef\n    events: []", "webhooks[0].events"),
+        ("webhooks:\n  - url: https://a/\n    signing_secret: 0123456789abcdef\n    ca_file: /nonexistent.pem", "webhooks[0].ca_file"),
+        ("webhooks:\n  - {url: https://a/, signing_secret: 0123456789abcdef}\n  - {url: https://a/, signing_secret: 0123456789abcdef}", "webhooks[1].url"),
+        ("webhooks:\n  - url: https://a/\n    secret: 0123456789abcdef", "webhooks[0].secret"),
+        ("webhook_delivery:\n  timeout: 0", "webhook_delivery.timeout"),
+        ("webhook_delivery:\n  max_queued: 0", "webhook_delivery.max_queued"),
     ])
     func errorsNameTheKey(yaml: String, key: String) {
         do {
@@ -74,6 +88,39 @@ import Testing
         } catch {
             Issue.record("unexpected \(error)")
         }
+    }
+
+    @Test func readsWebhooksWithSecretsFromFiles() throws {
+        let secretFile = FileManager.default.temporaryDirectory.appendingPathComponent("onair-secret-\(UUID().uuidString)")
+        try "whsec-from-a-file-0123\n".write(to: secretFile, atomically: true, encoding: .utf8)
+        defer { try? FileManager.default.removeItem(at: secretFile) }
+        let config = try ConfigLoader.parse("""
+            environment_name: Main hall
+            webhooks:
+              - url: https://app.example/mux-webhooks?token=abc
+                signing_secret_file: \(secretFile.path)
+                events: [video.live_stream.active, video.live_stream.idle]
+              - url: http://10.0.0.5:8080/hooks
+                signing_secret: dev-secret-0123456789
+            webhook_delivery:
+              timeout: 3
+              retry_for: 3600
+              max_queued: 500
+            """)
+        #expect(config.environmentName == "Main hall")
+        #expect(config.webhooks.count == 2)
+        #expect(config.webhooks[0].signingSecret == "whsec-from-a-file-0123", "the file's secret, without its newline")
+        #expect(config.webhooks[0].events == ["video.live_stream.active", "video.live_stream.idle"])
+        #expect(config.webhooks[1].events == nil && config.webhooks[1].signingSecret == "dev-secret-0123456789")
+        #expect(config.webhookDelivery == Config.WebhookDelivery(timeout: 3, retryFor: 3600, maxQueued: 500))
+        let endpoint = WebhookEndpoint(config.webhooks[0])
+        #expect(endpoint.accepts("video.live_stream.active") && !endpoint.accepts("video.live_stream.created"))
+        #expect(endpoint.label == "https://app.example/mux-webhooks", "no query in metrics: it may hold a secret")
+        #expect(WebhookEndpoint(config.webhooks[1]).accepts("video.live_stream.created"))
+    }
+
+    @Test func webhookEventTypesAreTheLifecycleEvents() {
+        #expect(Config.webhookEventTypes == Set(LifecycleEventType.allCases.map(\.rawValue)))
     }
 
     @Test func invalidYAMLIsAnError() {

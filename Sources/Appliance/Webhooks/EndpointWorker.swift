@@ -7,7 +7,7 @@ import Synchronization
 /// `concurrency` streams at once, so events for one stream arrive in order and one stream's retries
 /// never hold up another's. A 2xx answer ends a delivery; anything else is tried again on the
 /// ``RetrySchedule`` until it runs out (then it is dropped, logged and counted). It is woken when
-/// events are recorded and when a delivery ends, and looks at least every second for retries due.
+/// events are recorded and when a delivery ends, and looks every `tick` (a second) for retries due.
 final class EndpointWorker: Sendable {
     enum Signal: Sendable {
         /// Something may be due: events were recorded, or a second passed.
@@ -27,6 +27,7 @@ final class EndpointWorker: Sendable {
     private let logger: Logger
     private let clock: @Sendable () -> Double
     private let jitter: @Sendable () -> Double
+    private let tick: Duration
     private let signals: AsyncStream<Signal>
     private let continuation: AsyncStream<Signal>.Continuation
     private let failing = Mutex(false)
@@ -41,7 +42,7 @@ final class EndpointWorker: Sendable {
     init(endpoint: WebhookEndpoint, settings: WebhookSettings, outbox: Outbox, sender: any WebhookSending,
          environment: WebhookEnvelope.Environment, logger: Logger,
          clock: @escaping @Sendable () -> Double = { Date().timeIntervalSince1970 },
-         jitter: @escaping @Sendable () -> Double = { Double.random(in: 0...1) }) {
+         jitter: @escaping @Sendable () -> Double = { Double.random(in: 0...1) }, tick: Duration = .seconds(1)) {
         key = endpoint.url
         caFile = endpoint.caFile
         self.endpoint = Mutex(endpoint)
@@ -52,6 +53,7 @@ final class EndpointWorker: Sendable {
         self.logger = logger
         self.clock = clock
         self.jitter = jitter
+        self.tick = tick
         (signals, continuation) = AsyncStream.makeStream(of: Signal.self)
         let label = endpoint.label
         queuedGauge = Gauge(label: MetricsRegistry.webhookQueued, dimensions: [("endpoint", label)])
@@ -74,11 +76,11 @@ final class EndpointWorker: Sendable {
     }
 
     func run() async {
-        let continuation = self.continuation
+        let continuation = self.continuation, tick = self.tick
         await withTaskGroup(of: Void.self) { group in
             group.addTask {
                 while !Task.isCancelled {
-                    try? await Task.sleep(for: .seconds(1))
+                    try? await Task.sleep(for: tick)
                     continuation.yield(.wake(recorded: false))
                 }
             }

@@ -44,18 +44,19 @@ final class FakePublisher: Publisher {
 
 /// The hub running for real (its own task, real store, test outputs); events collected in order.
 struct RunningHub {
-    let store = LiveStreamStore()
+    let store: LiveStreamStore
     let outputs = RecordingOutputs()
     let hub: StreamHub
     let events: AsyncStream<LifecycleEvent>
 
-    init(_ settings: HubSettings = HubSettings()) {
+    init(_ settings: HubSettings = HubSettings(), store: LiveStreamStore = LiveStreamStore(), journal: (any EventJournal)? = nil) {
+        self.store = store
         let lifecycle = LifecycleEvents(logger: Logger(label: "test"))
         events = lifecycle.subscribe("test")
         var settings = settings
         settings.tick = .milliseconds(20)
         settings.changeFeedEvery = 1
-        hub = StreamHub(directory: store, outputs: outputs, events: lifecycle, settings: settings, logger: Logger(label: "test"))
+        hub = StreamHub(directory: store, outputs: outputs, events: lifecycle, journal: journal, settings: settings, logger: Logger(label: "test"))
     }
 
     /// Runs `body` while the hub runs.
