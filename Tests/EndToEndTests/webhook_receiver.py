@@ -2,12 +2,16 @@
 POST's Mux-Signature the way Mux's SDKs document it (HMAC-SHA256 of "<t>.<raw body>", hex, a 300 s
 tolerance, constant-time comparison) and records what arrived.
 
-`behaviour` decides each answer: a list of status codes used in turn (then 200), or "hang" to hold
-every request without answering.
+`behaviour` decides each answer: a list of status codes used in turn (then 200), one status code for
+all, or "hang" to hold every request without answering. A POST whose signature does not verify is
+answered 401, as an application would.
 """
 import hashlib
 import hmac
 import json
+import select
+import socket
+import ssl
 import threading
 import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -32,7 +36,7 @@ def verify_signature(header, body, secret, now=None):
 
 
 class Receiver:
-    def __init__(self, secret, behaviour=None, port=0):
+    def __init__(self, secret, behaviour=None, port=0, tls=None):
         self.secret = secret
         self.behaviour = behaviour if behaviour is not None else []
         self.requests = []  # dicts: event (parsed), headers, t, received (monotonic), error
@@ -62,9 +66,21 @@ class Receiver:
                     receiver.arrived.notify_all()
                     answer = receiver.behaviour[index] if isinstance(receiver.behaviour, list) and index < len(receiver.behaviour) \
                         else (receiver.behaviour if isinstance(receiver.behaviour, (str, int)) else 200)
+                if "error" in record:
+                    answer = 401  # as an application using Mux's SDK would: the signature does not verify
                 if answer == "hang":
-                    receiver.released.wait(30)
-                    record["cut"] = time.monotonic()
+                    # Never answer; note when the client gives up (its end of the connection closes).
+                    while not receiver.released.is_set():
+                        readable, _, _ = select.select([self.connection], [], [], 0.05)
+                        if readable:
+                            try:
+                                if self.connection.recv(1, socket.MSG_PEEK) == b"":
+                                    break
+                            except OSError:
+                                break
+                    with receiver.lock:
+                        record["cut"] = time.monotonic()
+                    self.close_connection = True
                     return
                 payload = b'{"ok":true}'
                 self.send_response(int(answer))
@@ -75,13 +91,19 @@ class Receiver:
 
         self.server = ThreadingHTTPServer(("127.0.0.1", port), Handler)
         self.server.daemon_threads = True
+        self.scheme = "http"
+        if tls:  # (certificate, key): HTTPS with that certificate
+            context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+            context.load_cert_chain(*tls)
+            self.server.socket = context.wrap_socket(self.server.socket, server_side=True)
+            self.scheme = "https"
         self.port = self.server.server_address[1]
         self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
         self.thread.start()
 
     @property
     def url(self):
-        return f"http://127.0.0.1:{self.port}/mux-webhooks"
+        return f"{self.scheme}://127.0.0.1:{self.port}/mux-webhooks"
 
     def close(self):
         self.released.set()
@@ -92,6 +114,10 @@ class Receiver:
         """Every signed, parsed event received (retries included), oldest first."""
         with self.lock:
             return [r["event"] for r in self.requests if "event" in r]
+
+    def records(self):
+        with self.lock:
+            return list(self.requests)
 
     def errors(self):
         with self.lock:

@@ -41,6 +41,8 @@ final class WebhookSender: WebhookSending {
                                                      timeout: .init(connect: .seconds(5)))
         configuration.httpVersion = .http1Only
         configuration.connectionPool = .init(idleTimeout: .seconds(30), concurrentHTTP1ConnectionsPerHostSoftLimit: 8)
+        // A refused connection is a failed attempt at once (the schedule retries), not 5 s of reconnecting.
+        configuration.connectionPool.retryConnectionEstablishment = false
         client = HTTPClient(eventLoopGroup: MultiThreadedEventLoopGroup.singleton, configuration: configuration)
     }
 
