@@ -65,7 +65,9 @@ run: build
 	echo "live stream $$id"; \
 	echo "push: rtmp://127.0.0.1:1935/app/$$key   (OBS: server rtmp://127.0.0.1:1935/app, stream key $$key)"; \
 	echo "  ffmpeg -re -f lavfi -i testsrc2=size=1280x720:rate=30 -f lavfi -i sine -c:v libx264 -g 60 -c:a aac -f flv rtmp://127.0.0.1:1935/app/$$key"; \
-	echo "play: https://127.0.0.1:8443/$$pid.m3u8   (ffplay -tls_verify 0 ..., or /dev/shm/onair-dev/hls/$$id/index.m3u8)"; echo
+	echo "play: https://127.0.0.1:8443/$$pid.m3u8   (ffplay -tls_verify 0 ..., or /dev/shm/onair-dev/hls/$$id/index.m3u8)"; \
+	echo "webhooks: add {url, signing_secret} under webhooks: in $(RUN_CONFIG) (docs/webhooks.md), restart or kill -HUP,"; \
+	echo "  then $(ONAIR) webhooks test --config $(RUN_CONFIG)"; echo
 	exec $(ONAIR) serve --config $(RUN_CONFIG)
 
 # The arrows of docs/architecture.md: a forbidden crossing between folders fails the build.
@@ -76,9 +78,12 @@ unit-test: deps arrows
 	$(SWIFT) build --build-tests
 	$(SWIFT) test --skip-build
 
+# The end-to-end tests mostly wait on real time (ffmpeg -re, reconnect windows, timeouts): they run in
+# E2E_WORKERS processes at once (pytest-xdist); each test has its own server, ports and directories.
+E2E_WORKERS ?= 4
 e2e-test: test-deps
 	$(SWIFT) build
-	ONAIR=$(abspath $(ONAIR)) $(VENV)/bin/pytest -q Tests/EndToEndTests
+	ONAIR=$(abspath $(ONAIR)) $(VENV)/bin/pytest -q -n $(E2E_WORKERS) --durations=10 Tests/EndToEndTests
 
 # dist/onair_VERSION_amd64.deb (and its -dbgsym): dpkg-buildpackage in a copy of packaging/debian
 # under dist/build/, building with SwiftPM in this tree (release, static Swift stdlib; reuses .build).
@@ -127,6 +132,7 @@ bench: deps
 	@$(VENV)/bin/pip install -q --disable-pip-version-check -r bench/requirements.txt
 	$(SWIFT) build -c release --static-swift-stdlib --product onair -Xlinker -z -Xlinker now  # the same build as the .deb
 	$(VENV)/bin/python bench/run.py $(BENCH_ARGS)
+	$(VENV)/bin/python bench/webhooks.py  # webhook delivery latency and CPU: bench/webhooks.md
 
 clean:
 	rm -rf .build $(FUZZ_BUILD) .run $(VENV) dist

@@ -3,6 +3,8 @@
 Every test here needs ffmpeg/ffprobe (and GStreamer for one); they fail, never skip, when missing.
 Each process is bounded in time and stopped by the fixture.
 """
+import contextlib
+import fcntl
 import hashlib
 import json
 import os
@@ -34,13 +36,25 @@ def free_port():
         return s.getsockname()[1]
 
 
+@contextlib.contextmanager
+def made_once(name):
+    """A lock on CLIP_DIR/name.lock: the tests run in several processes (pytest-xdist), and a cached
+    file is made by one of them while the others wait."""
+    CLIP_DIR.mkdir(parents=True, exist_ok=True)
+    with open(CLIP_DIR / f"{name}.lock", "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        yield
+
+
 def make_clip(name, seconds, *, video=True, audio=True, size="1280x720", bframes=2):
     """A 30 fps H.264 (2 s GOP, B-frames) + AAC 48 kHz FLV clip, made once and cached."""
     require("ffmpeg")
-    CLIP_DIR.mkdir(parents=True, exist_ok=True)
     path = CLIP_DIR / f"{name}-{seconds}s-{size}-v{int(video)}a{int(audio)}-b{bframes}.flv"
-    if path.exists():
-        return path
+    with made_once(path.name):
+        return path if path.exists() else _make_clip(path, seconds, video=video, audio=audio, size=size, bframes=bframes)
+
+
+def _make_clip(path, seconds, *, video, audio, size, bframes):
     cmd = ["ffmpeg", "-v", "error", "-y"]
     if video:
         cmd += ["-f", "lavfi", "-i", f"testsrc2=size={size}:rate=30"]
@@ -61,9 +75,10 @@ def make_clip(name, seconds, *, video=True, audio=True, size="1280x720", bframes
 def tls_certificate():
     """A self-signed certificate for 127.0.0.1/localhost, made once per run (openssl)."""
     require("openssl")
-    CLIP_DIR.mkdir(parents=True, exist_ok=True)
     cert, key = CLIP_DIR / "e2e-cert.pem", CLIP_DIR / "e2e-key.pem"
-    if not cert.exists():
+    with made_once("e2e-cert"):
+        if cert.exists():
+            return cert, key
         subprocess.run(["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-keyout", str(key), "-out", str(cert),
                         "-days", "30", "-subj", "/CN=127.0.0.1", "-addext", "subjectAltName=IP:127.0.0.1,DNS:localhost"],
                        check=True, capture_output=True, timeout=60)

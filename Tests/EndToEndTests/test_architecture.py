@@ -36,8 +36,8 @@ def test_a_forbidden_crossing_fails_and_is_named(tmp_path):
 
 
 def test_a_folder_without_arrows_is_an_error(tmp_path):
-    (tmp_path / "Sources/Appliance/Webhooks").mkdir(parents=True)
-    (tmp_path / "Sources/Appliance/Webhooks/Outbox.swift").write_text("struct Outbox {}\n")
+    (tmp_path / "Sources/Appliance/Elsewhere").mkdir(parents=True)
+    (tmp_path / "Sources/Appliance/Elsewhere/Thing.swift").write_text("struct Thing {}\n")
     (tmp_path / "Sources/Media").mkdir(parents=True)
     out = run(tmp_path)
-    assert out.returncode == 1 and "Webhooks: a folder with no arrows" in out.stdout, out.stdout
+    assert out.returncode == 1 and "Elsewhere: a folder with no arrows" in out.stdout, out.stdout

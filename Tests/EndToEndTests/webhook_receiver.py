@@ -54,7 +54,7 @@ class Receiver:
             def do_POST(self):
                 started = time.monotonic()
                 body = self.rfile.read(int(self.headers.get("Content-Length", "0")))
-                record = {"headers": dict(self.headers), "received": started, "body": body}
+                record = {"headers": dict(self.headers), "received": started, "wall": time.time(), "body": body}
                 try:
                     record["t"] = verify_signature(self.headers.get("Mux-Signature"), body, receiver.secret)
                     record["event"] = json.loads(body)

@@ -1,6 +1,7 @@
 import Foundation
 import Logging
 import Metrics
+import Synchronization
 
 /// The hub's ``EventJournal``: each lifecycle event becomes an outbox event (a fresh UUID, kept
 /// across every retry) with a delivery for each endpoint whose filter takes its type, in the same
@@ -18,6 +19,8 @@ final class WebhookJournal: EventJournal {
     private let dispatcher: WebhookDispatcher
     private let logger: Logger
     private let payload: @Sendable (LifecycleEvent) -> Payload
+    /// The cursor in the database, once known: a record with nothing to keep and the same cursor writes nothing.
+    private let stored = Mutex<Int64?>(nil)
 
     init(outbox: Outbox, dispatcher: WebhookDispatcher, logger: Logger, payload: @escaping @Sendable (LifecycleEvent) -> Payload) {
         self.outbox = outbox
@@ -26,7 +29,11 @@ final class WebhookJournal: EventJournal {
         self.payload = payload
     }
 
-    func recordedCursor() async throws -> Int64? { try await outbox.changeCursor() }
+    func recordedCursor() async throws -> Int64? {
+        let cursor = try await outbox.changeCursor()
+        stored.withLock { $0 = cursor }
+        return cursor
+    }
 
     func record(_ events: [LifecycleEvent], cursor: Int64) async throws {
         // Events no endpoint takes are not kept; the cursor is recorded all the same.
@@ -37,7 +44,10 @@ final class WebhookJournal: EventJournal {
             return (Outbox.Event(id: UUID().uuidString.lowercased(), type: event.type.rawValue, objectType: payload.objectType,
                                  objectID: payload.objectID, createdAt: event.at.timeIntervalSince1970, data: payload.data), endpoints)
         }
+        // Without endpoints for these events (an appliance with no webhooks), only a new cursor is written.
+        if items.isEmpty && stored.withLock({ $0 }) == cursor { return }
         let dropped = try await outbox.record(items, cursor: cursor, limit: dispatcher.settings.maxQueued)
+        stored.withLock { $0 = cursor }
         for (endpoint, lost) in Dictionary(grouping: dropped, by: \.endpoint) {
             let label = WebhookEndpoint(url: endpoint, signingSecret: "").label
             Counter(label: MetricsRegistry.webhookDropped, dimensions: [("endpoint", label), ("reason", "outbox_full")]).increment(by: lost.count)
