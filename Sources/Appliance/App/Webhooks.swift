@@ -50,11 +50,11 @@ struct Webhooks: AsyncParsableCommand {
                 await sender.shutdown()
                 let ms = Int(elapsed.components.seconds * 1000 + elapsed.components.attoseconds / 1_000_000_000_000_000)
                 if let status = response.status {
-                    print("\(endpoint.label): HTTP \(status) in \(ms) ms (event \(id))")
+                    print("\(endpoint.url): HTTP \(status) in \(ms) ms (event \(id))")
                     for (name, value) in response.headers.sorted(by: { $0.key < $1.key }) { print("  \(name): \(value)") }
                     if let text = response.body, !text.isEmpty { print("  " + text.replacingOccurrences(of: "\n", with: "\n  ")) }
                 } else {
-                    print("\(endpoint.label): no answer after \(ms) ms: \(response.error ?? "unknown error")")
+                    print("\(endpoint.url): no answer after \(ms) ms: \(response.error ?? "unknown error")")
                 }
                 failed = failed || !response.succeeded
             }

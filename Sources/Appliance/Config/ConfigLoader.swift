@@ -136,7 +136,7 @@ enum ConfigLoader {
                   ["http", "https"].contains(scheme), let host = parts.host, !host.isEmpty else {
                 throw entry.error("url", "expected an http:// or https:// URL")
             }
-            guard seen.insert(url).inserted else { throw entry.error("url", "\(url) is listed twice") }
+            guard seen.insert(url).inserted else { throw entry.error("url", "the same URL as an earlier entry") }
             let secret: String
             switch (try entry.string("signing_secret_file"), try entry.string("signing_secret")) {
             case (let file?, nil):

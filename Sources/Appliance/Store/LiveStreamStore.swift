@@ -252,11 +252,16 @@ final class LiveStreamStore: Sendable {
     /// Records a status change (disabled streams stay disabled); the stream as it is now, nil if gone.
     func setStatus(id: String, _ status: LiveStream.Status, ingestProtocol: String? = nil) async throws -> LiveStream? {
         try await write { db in
-            try db.execute(sql: """
-                UPDATE live_stream SET status = ?, active_ingest_protocol = ? WHERE id = ? AND status != 'disabled'
-                """, arguments: [status.rawValue, status == .active ? ingestProtocol : nil, id])
+            try Self.writeStatus(id: id, status.rawValue, ingestProtocol: ingestProtocol, db)
             return try Self.fetch(db, where: "id = ?", [id]).first
         }
+    }
+
+    /// The status write itself, also for the hub's journal transaction (``Outbox/record``).
+    static func writeStatus(id: String, _ status: String, ingestProtocol: String?, _ db: Database) throws {
+        try db.execute(sql: """
+            UPDATE live_stream SET status = ?, active_ingest_protocol = ? WHERE id = ? AND status != 'disabled'
+            """, arguments: [status, status == LiveStream.Status.active.rawValue ? ingestProtocol : nil, id])
     }
 
     /// At start-up no publisher is connected: every active stream becomes idle. The streams it reset, as they are now.

@@ -74,6 +74,14 @@ extension LiveStreamStore {
                 t.primaryKey(["endpoint", "event_sequence"])
             }
             try db.create(index: "webhook_delivery_head", on: "webhook_delivery", columns: ["endpoint", "object_id", "event_sequence"])
+            // The outbox's size, kept by triggers: the bound is checked on every record without a count.
+            try db.execute(sql: """
+                INSERT INTO appliance_fact (key, value) VALUES ('webhook_deliveries', 0);
+                CREATE TRIGGER webhook_delivery_added AFTER INSERT ON webhook_delivery BEGIN
+                    UPDATE appliance_fact SET value = value + 1 WHERE key = 'webhook_deliveries'; END;
+                CREATE TRIGGER webhook_delivery_removed AFTER DELETE ON webhook_delivery BEGIN
+                    UPDATE appliance_fact SET value = value - 1 WHERE key = 'webhook_deliveries'; END;
+                """)
         }
         return migrator
     }

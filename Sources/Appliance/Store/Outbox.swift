@@ -57,10 +57,15 @@ final class Outbox: Sendable {
 
     // MARK: Recording
 
-    /// Records `events`, each for the endpoints it names, and `cursor`, in one transaction. Past
-    /// `limit` queued deliveries the oldest are dropped, and returned.
-    func record(_ events: [(event: Event, endpoints: [String])], cursor: Int64, limit: Int) async throws -> [Dropped] {
+    /// Records `events`, each for the endpoints it names, the hub's status writes (a disabled stream
+    /// stays disabled) and `cursor`, in one transaction. Past `limit` queued deliveries the oldest are
+    /// dropped, and returned.
+    func record(_ events: [(event: Event, endpoints: [String])], statuses: [(id: String, status: String, ingestProtocol: String?)] = [],
+                cursor: Int64, limit: Int) async throws -> [Dropped] {
         try await store.write { db in
+            for (id, status, ingestProtocol) in statuses {
+                try LiveStreamStore.writeStatus(id: id, status, ingestProtocol: ingestProtocol, db)
+            }
             for (event, endpoints) in events where !endpoints.isEmpty {
                 try db.execute(sql: """
                     INSERT OR IGNORE INTO webhook_event (id, type, object_type, object_id, created_at, data) VALUES (?, ?, ?, ?, ?, ?)
@@ -74,7 +79,7 @@ final class Outbox: Sendable {
                 }
             }
             try db.execute(sql: "INSERT OR REPLACE INTO appliance_fact (key, value) VALUES ('change_cursor', ?)", arguments: [String(cursor)])
-            let queued = try Int.fetchOne(db, sql: "SELECT COUNT(*) FROM webhook_delivery") ?? 0
+            let queued = try Int.fetchOne(db, sql: "SELECT CAST(value AS INTEGER) FROM appliance_fact WHERE key = 'webhook_deliveries'") ?? 0
             guard queued > limit else { return [] }
             let rows = try Row.fetchAll(db, sql: """
                 SELECT d.endpoint, d.event_sequence, e.id, e.type, e.object_id FROM webhook_delivery d
@@ -90,27 +95,29 @@ final class Outbox: Sendable {
     // MARK: Delivering
 
     /// The endpoint's deliveries that may go now: the oldest of each object's queue (events for one
-    /// live stream go in order), due by `now`, none of `busy`'s objects, oldest first. `next` is when
-    /// the next head that is not due yet will be.
-    func due(endpoint: String, now: Double, limit: Int, busy: Set<String>) async throws -> (due: [Delivery], next: Double?) {
+    /// live stream go in order), due by `now`, none of `busy`'s objects, oldest first. A due time past
+    /// `latest` counts as due (the wall clock went back). `next` is when the next head that is not due
+    /// yet will be.
+    func due(endpoint: String, now: Double, latest: Double, limit: Int, busy: Set<String>) async throws -> (due: [Delivery], next: Double?) {
         try await store.read { db in
+            // Each object's head through the (endpoint, object_id, event_sequence) index, then its row.
             let heads = """
-                FROM webhook_delivery d JOIN webhook_event e ON e.sequence = d.event_sequence
-                WHERE d.endpoint = ?1 AND d.event_sequence =
-                    (SELECT MIN(x.event_sequence) FROM webhook_delivery x WHERE x.endpoint = ?1 AND x.object_id = d.object_id)
+                FROM (SELECT MIN(event_sequence) AS head FROM webhook_delivery WHERE endpoint = ?1 GROUP BY object_id) h
+                JOIN webhook_delivery d ON d.endpoint = ?1 AND d.event_sequence = h.head
                 """
             let rows = try Row.fetchAll(db, sql: """
                 SELECT d.event_sequence, d.attempt_count, d.attempts, e.id, e.type, e.object_type, e.object_id, e.created_at, e.data
-                \(heads) AND d.next_attempt_at <= ?2 ORDER BY d.event_sequence LIMIT ?3
-                """, arguments: [endpoint, now, limit + busy.count])
+                \(heads) JOIN webhook_event e ON e.sequence = d.event_sequence
+                WHERE d.next_attempt_at <= ?2 OR d.next_attempt_at > ?3 ORDER BY d.event_sequence LIMIT ?4
+                """, arguments: [endpoint, now, latest, limit + busy.count])
             let due = rows.lazy.filter { !busy.contains($0["object_id"]) }.prefix(limit).map { row in
                 Delivery(sequence: row["event_sequence"], endpoint: endpoint,
                          event: Event(id: row["id"], type: row["type"], objectType: row["object_type"], objectID: row["object_id"],
                                       createdAt: row["created_at"], data: row["data"]),
                          attemptCount: row["attempt_count"], attempts: row["attempts"])
             }
-            let next = try Double.fetchOne(db, sql: "SELECT MIN(d.next_attempt_at) \(heads) AND d.next_attempt_at > ?2",
-                                           arguments: [endpoint, now])
+            let next = try Double.fetchOne(db, sql: "SELECT MIN(d.next_attempt_at) \(heads) WHERE d.next_attempt_at > ?2 AND d.next_attempt_at <= ?3",
+                                           arguments: [endpoint, now, latest])
             return (Array(due), next)
         }
     }
@@ -142,14 +149,17 @@ final class Outbox: Sendable {
         }
     }
 
-    /// Deliveries waiting, per endpoint.
-    func queued() async throws -> [String: Int] {
+    /// Deliveries waiting for `endpoint`.
+    func queued(endpoint: String) async throws -> Int {
         try await store.read { db in
-            var counts: [String: Int] = [:]
-            for row in try Row.fetchAll(db, sql: "SELECT endpoint, COUNT(*) AS n FROM webhook_delivery GROUP BY endpoint") {
-                counts[row["endpoint"]] = row["n"]
-            }
-            return counts
+            try Int.fetchOne(db, sql: "SELECT COUNT(*) FROM webhook_delivery WHERE endpoint = ?", arguments: [endpoint]) ?? 0
+        }
+    }
+
+    /// Deliveries waiting, all endpoints.
+    func queued() async throws -> Int {
+        try await store.read { db in
+            try Int.fetchOne(db, sql: "SELECT CAST(value AS INTEGER) FROM appliance_fact WHERE key = 'webhook_deliveries'") ?? 0
         }
     }
 

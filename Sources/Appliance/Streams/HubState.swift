@@ -34,8 +34,9 @@ final class HubState {
     var ticks = 0
     var cursor: Int64 = 0
     var feedFailing = false
-    /// Events emitted and not yet recorded in the journal, oldest first.
+    /// Events emitted and not yet recorded in the journal, oldest first, and the status writes that go with them.
     var unrecorded: [LifecycleEvent] = []
+    var unwrittenStatuses: [StatusChange] = []
     /// The cursor the journal holds.
     var recordedCursor: Int64 = 0
     var journalFailing = false
@@ -137,6 +138,12 @@ final class HubState {
             stream.status = entry.stream.status
             stream.activeIngestProtocol = entry.stream.activeIngestProtocol
         }
+        if !entry.lifecycle.holdsSlot, stream.status == .active {
+            // Only a broadcast makes a stream active: a snapshot that says so is older than its end
+            // (a change replayed after a restart, whose stream was reset to idle).
+            stream.status = .idle
+            stream.activeIngestProtocol = nil
+        }
         entry.stream = stream
         let event: BroadcastLifecycle.Event = switch change.kind {
         case .created: .created
@@ -158,6 +165,10 @@ final class HubState {
         do {
             while cursor < sequence {
                 let changes = try await directory.changes(after: cursor, limit: page)
+                if let first = changes.first, first.sequence > cursor + 1, cursor > 0 {
+                    logger.error("change feed entries were pruned before they were carried out; their events are lost", metadata: [
+                        "from": "\(cursor + 1)", "to": "\(first.sequence - 1)"])
+                }
                 for change in changes where change.sequence <= sequence {
                     cursor = change.sequence
                     logger.info("live stream change", metadata: ["live_stream_id": "\(change.stream.id)", "change": "\(change.kind.rawValue)"])
@@ -220,18 +231,19 @@ final class HubState {
         unrecorded.append(LifecycleEvent(sequence: eventSequence, type: type, stream: stream, at: Date()))
     }
 
-    /// Records the events emitted since the last call, with the cursor, then hands them to the
-    /// subscribers. When the journal fails they are kept (up to ``unrecordedLimit``) and go with the
-    /// next record; the subscribers get them at once all the same.
+    /// Records the events emitted since the last call, with their status writes and the cursor, then
+    /// hands them to the subscribers. When the journal fails they are kept (up to ``unrecordedLimit``
+    /// events) and go with the next record; the subscribers get them at once all the same.
     func recordEvents() async {
-        guard !unrecorded.isEmpty || cursor != recordedCursor else { return }
+        guard !unrecorded.isEmpty || !unwrittenStatuses.isEmpty || cursor != recordedCursor else { return }
         let fresh = unrecorded.filter { $0.sequence > publishedSequence }
         if let journal {
             do {
-                try await journal.record(unrecorded, cursor: cursor)
+                try await journal.record(unrecorded, statuses: unwrittenStatuses, cursor: cursor)
                 if journalFailing { logger.notice("event journal writable again", metadata: ["events": "\(unrecorded.count)"]) }
                 journalFailing = false
                 unrecorded.removeAll()
+                unwrittenStatuses.removeAll()
                 recordedCursor = cursor
             } catch {
                 if !journalFailing { logger.error("cannot record lifecycle events; keeping them to retry", metadata: ["error": "\(error)"]) }
@@ -288,8 +300,15 @@ final class HubState {
         case .removeFiles:
             outputs.removeFiles(of: id)
         case .setStatus(let status):
-            entry.stream.status = status
-            entry.stream.activeIngestProtocol = status == .active ? "rtmp" : nil
+            if entry.stream.status != .disabled {
+                entry.stream.status = status
+                entry.stream.activeIngestProtocol = status == .active ? "rtmp" : nil
+            }
+            guard journal == nil else {
+                // Written with the event that follows, in the journal's transaction.
+                unwrittenStatuses.append(StatusChange(liveStreamID: id, status: status, ingestProtocol: "rtmp"))
+                return
+            }
             do {
                 if let stored = try await directory.setStatus(id: id, status, ingestProtocol: "rtmp") { entry.stream = stored }
             } catch {

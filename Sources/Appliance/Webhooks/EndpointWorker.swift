@@ -12,17 +12,19 @@ final class EndpointWorker: Sendable {
     enum Signal: Sendable {
         /// Something may be due: events were recorded, or a second passed.
         case wake(recorded: Bool)
-        case finished(objectID: String)
-        /// Send what is due once more, wait for what is in flight, end.
+        /// A delivery ended: the stream's queue moved on (delivered or given up), or its next attempt is due at `retryAt`.
+        case finished(objectID: String, advanced: Bool, retryAt: Double?)
+        /// Send what is due for up to one attempt's timeout (no retries), wait for what is in flight, end.
         case stop
     }
 
     let key: String
-    let caFile: String?
     private let endpoint: Mutex<WebhookEndpoint>
     private let settings: Mutex<WebhookSettings>
     private let outbox: Outbox
-    private let sender: any WebhookSending
+    /// The HTTP client in use (the last) and those a CA file change replaced (closed when the worker ends).
+    private let senders: Mutex<[any WebhookSending]>
+    private let makeSender: @Sendable (WebhookEndpoint) -> any WebhookSending
     private let environment: WebhookEnvelope.Environment
     private let logger: Logger
     private let clock: @Sendable () -> Double
@@ -39,16 +41,16 @@ final class EndpointWorker: Sendable {
     /// Deliveries waiting, as last counted.
     let queued = Atomic<Int>(0)
 
-    init(endpoint: WebhookEndpoint, settings: WebhookSettings, outbox: Outbox, sender: any WebhookSending,
+    init(endpoint: WebhookEndpoint, settings: WebhookSettings, outbox: Outbox, makeSender: @escaping @Sendable (WebhookEndpoint) -> any WebhookSending,
          environment: WebhookEnvelope.Environment, logger: Logger,
          clock: @escaping @Sendable () -> Double = { Date().timeIntervalSince1970 },
          jitter: @escaping @Sendable () -> Double = { Double.random(in: 0...1) }, tick: Duration = .seconds(1)) {
         key = endpoint.url
-        caFile = endpoint.caFile
         self.endpoint = Mutex(endpoint)
         self.settings = Mutex(settings)
         self.outbox = outbox
-        self.sender = sender
+        self.makeSender = makeSender
+        senders = Mutex([makeSender(endpoint)])
         self.environment = environment
         self.logger = logger
         self.clock = clock
@@ -69,15 +71,22 @@ final class EndpointWorker: Sendable {
 
     func send(_ signal: Signal) { continuation.yield(signal) }
 
-    /// A reload changed the secret, the event filter or the delivery settings (the URL and CA file are the worker's identity).
+    /// A reload: the secret, the event filter, the CA file or the delivery settings changed (the URL is the worker's identity).
     func update(_ endpoint: WebhookEndpoint, _ settings: WebhookSettings) {
-        self.endpoint.withLock { $0 = endpoint }
+        let old = self.endpoint.withLock { current in
+            defer { current = endpoint }
+            return current
+        }
+        if old.caFile != endpoint.caFile {
+            let fresh = makeSender(endpoint)
+            senders.withLock { $0.append(fresh) }
+        }
         self.settings.withLock { $0 = settings }
     }
 
     func run() async {
         let continuation = self.continuation, tick = self.tick
-        await withTaskGroup(of: Void.self) { group in
+        await withDiscardingTaskGroup { group in
             group.addTask {
                 while !Task.isCancelled {
                     try? await Task.sleep(for: tick)
@@ -86,62 +95,71 @@ final class EndpointWorker: Sendable {
             }
             var busy = Set<String>()
             var nextDue: Double? = 0
-            var stopping = false
+            var fullPage = false
+            /// Set by `.stop`: until then each stream's next event goes once the one before was delivered
+            /// (a failure is not tried again before the next start); then the worker ends.
+            var stopBy: Double?
             var counted = 0.0
             for await signal in signals {
                 var look = false
                 switch signal {
                 case .wake(let recorded):
-                    look = recorded || nextDue.map { clock() >= $0 } ?? false
-                case .finished(let objectID):
+                    look = stopBy == nil && (recorded || fullPage || nextDue.map { clock() >= $0 } ?? false)
+                case .finished(let objectID, let advanced, let retryAt):
                     busy.remove(objectID)
-                    look = !stopping
+                    if let retryAt { nextDue = min(nextDue ?? retryAt, retryAt) }
+                    // The stream's next event may go now; after a failure only if more were due (no
+                    // query per refused connection when an endpoint is down).
+                    look = stopBy.map { advanced && clock() < $0 } ?? (advanced || fullPage)
                 case .stop:
-                    if stopping { continue }
-                    stopping = true
+                    if stopBy != nil { continue }
+                    stopBy = clock() + Double(settings.withLock { $0.timeout }.components.seconds)
                     look = true
                 }
                 if clock() - counted >= 1 {
                     counted = clock()
                     await count()
                 }
-                let limit = settings.withLock { $0.concurrency }
+                let (limit, maxDelay) = settings.withLock { ($0.concurrency, $0.schedule.maxDelay) }
                 if look && busy.count < limit {
                     let room = limit - busy.count
                     do {
-                        let (due, next) = try await outbox.due(endpoint: key, now: clock(), limit: room, busy: busy)
+                        let now = clock()
+                        let (due, next) = try await outbox.due(endpoint: key, now: now, latest: now + maxDelay, limit: room, busy: busy)
                         nextDue = next
+                        fullPage = due.count == room  // more may be due
                         for delivery in due {
                             busy.insert(delivery.event.objectID)
                             group.addTask { [self] in
-                                await deliver(delivery)
-                                continuation.yield(.finished(objectID: delivery.event.objectID))
+                                let (advanced, retryAt) = await deliver(delivery)
+                                continuation.yield(.finished(objectID: delivery.event.objectID, advanced: advanced, retryAt: retryAt))
                             }
                         }
-                        if due.count == room { nextDue = 0 }  // a full page: more may be due
                     } catch {
                         logger.error("webhook outbox unreadable", metadata: ["endpoint": "\(endpoint.withLock { $0.label })", "error": "\(error)"])
                         nextDue = clock() + 1
                     }
                 }
-                if stopping && busy.isEmpty { break }
-                if stopping { nextDue = nil }  // the last pass is done: only wait for what is in flight
+                if stopBy != nil && busy.isEmpty { break }
             }
             group.cancelAll()
         }
         await count()
-        await sender.shutdown()
+        for sender in senders.withLock({ $0 }) { await sender.shutdown() }
     }
 
     private func count() async {
-        let waiting = (try? await outbox.queued()[key]) ?? 0
+        let waiting = (try? await outbox.queued(endpoint: key)) ?? 0
         queued.store(waiting, ordering: .relaxed)
         queuedGauge.record(waiting)
     }
 
-    /// One attempt of `delivery`, and what follows from its answer.
-    func deliver(_ delivery: Outbox.Delivery) async {
+    /// One attempt of `delivery`, and what follows from its answer: whether the stream's queue moved on
+    /// (delivered, or given up), else when the delivery is due again.
+    @discardableResult
+    func deliver(_ delivery: Outbox.Delivery) async -> (advanced: Bool, retryAt: Double?) {
         let endpoint = self.endpoint.withLock { $0 }
+        let sender = senders.withLock { $0.last! }
         let settings = self.settings.withLock { $0 }
         let event = delivery.event
         let body = WebhookEnvelope.body(id: event.id, type: event.type, objectType: event.objectType, objectID: event.objectID,
@@ -167,7 +185,7 @@ final class EndpointWorker: Sendable {
                 if failing.withLock({ let was = $0; $0 = false; return was }) {
                     logger.notice("webhook endpoint answers again", metadata: ["endpoint": "\(label)"])
                 }
-                return
+                return (true, nil)
             }
             let outcome = response.status.map { "HTTP \($0)" } ?? response.error ?? "no answer"
             if !failing.withLock({ let was = $0; $0 = true; return was }) {
@@ -185,15 +203,17 @@ final class EndpointWorker: Sendable {
                 expired.increment()
                 logger.error("webhook dropped: not delivered within retry_for", metadata: metadata.merging([
                     "retry_for": "\(settings.schedule.retryFor)", "outcome": "\(outcome)"]) { $1 })
-                return
+                return (true, nil)
             }
             try await outbox.failed(endpoint: key, sequence: delivery.sequence,
                                     attempts: WebhookAttempt.appending(attempt, to: delivery.attempts), next: next)
             retried.increment()
+            return (false, next)
         } catch {
             // The outbox still has the delivery as it was: it is tried again (the same event id), not at once.
             logger.error("webhook outbox write failed", metadata: metadata.merging(["error": "\(error)"]) { $1 })
             try? await Task.sleep(for: .seconds(1))
+            return (false, clock())
         }
     }
 }

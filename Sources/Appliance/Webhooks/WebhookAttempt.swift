@@ -12,10 +12,20 @@ struct WebhookAttempt: Codable, Sendable, Equatable {
     var response_status_code: Int?
     var webhook_id: Int
 
-    /// The list stored in the outbox, with `attempt` appended.
+    /// Attempts an envelope lists at most (the latest; each `id` still counts from the first), so a
+    /// day of retries never makes a body a receiver refuses for its size.
+    static let kept = 10
+    /// Bytes of a response body kept per attempt.
+    static let bodyKept = 1024
+
+    /// The list stored in the outbox, with `attempt` appended (its body cut to ``bodyKept``).
     static func appending(_ attempt: WebhookAttempt, to stored: Data) -> Data {
         var list = (try? JSONDecoder().decode([WebhookAttempt].self, from: stored)) ?? []
+        var attempt = attempt
+        if let body = attempt.response_body, body.utf8.count > bodyKept {
+            attempt.response_body = String(decoding: body.utf8.prefix(bodyKept), as: UTF8.self)
+        }
         list.append(attempt)
-        return (try? JSONEncoder().encode(list)) ?? stored
+        return (try? JSONEncoder().encode(Array(list.suffix(kept)))) ?? stored
     }
 }

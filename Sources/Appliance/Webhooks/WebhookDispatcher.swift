@@ -5,21 +5,23 @@ import ServiceLifecycle
 import Synchronization
 
 /// The webhooks Service: one ``EndpointWorker`` per configured endpoint, each a child task of
-/// `run()`. A reload swaps the set without losing what is queued: kept endpoints keep their queue
-/// (and get the new secret, filter and settings), new ones start empty, removed ones' queued events
-/// are dropped (logged and counted). It starts before the hub and stops after it, so the events of
-/// the last broadcasts' end get one attempt before the process exits; whatever is not delivered by
-/// then waits in the outbox for the next start.
+/// `run()`. A reload swaps the set without losing what is queued: kept endpoints (by URL) keep their
+/// queue and worker (and get the new secret, filter, CA file and settings), new ones start empty,
+/// removed ones' queued events are dropped (logged and counted). It starts before the hub and stops
+/// after it, so the events of the last broadcasts' end are delivered before the process exits, for up
+/// to one attempt's timeout; whatever is not delivered by then waits in the outbox for the next start.
 final class WebhookDispatcher: Service, Sendable {
     private enum Command: Sendable {
         case configure([WebhookEndpoint], WebhookSettings)
+        /// Drop what was recorded for endpoints that are gone.
+        case reconcile
         case stop
     }
 
     private let outbox: Outbox
     private let makeSender: @Sendable (WebhookEndpoint) -> any WebhookSending
     private let logger: Logger
-    private let configuration: Mutex<(endpoints: [WebhookEndpoint], settings: WebhookSettings)>
+    private let configuration: Mutex<(endpoints: [WebhookEndpoint], settings: WebhookSettings, generation: Int)>
     private let workers = Mutex<[String: EndpointWorker]>([:])
     private let commands: AsyncStream<Command>
     private let continuation: AsyncStream<Command>.Continuation
@@ -29,14 +31,17 @@ final class WebhookDispatcher: Service, Sendable {
         self.outbox = outbox
         self.makeSender = makeSender
         self.logger = logger
-        configuration = Mutex((endpoints, settings))
+        configuration = Mutex((endpoints, settings, 0))
         (commands, continuation) = AsyncStream.makeStream(of: Command.self)
     }
 
-    /// The endpoints an event of `type` goes to (their URLs, the outbox's keys).
-    func endpoints(for type: String) -> [String] {
-        configuration.withLock { $0.endpoints.filter { $0.accepts(type) }.map(\.url) }
+    /// Which endpoints (their URLs, the outbox's keys) an event type goes to, and the configuration's generation.
+    func routing() -> (endpoints: @Sendable (String) -> [String], generation: Int) {
+        let (endpoints, generation) = configuration.withLock { ($0.endpoints, $0.generation) }
+        return ({ type in endpoints.filter { $0.accepts(type) }.map(\.url) }, generation)
     }
+
+    func reconcile() { continuation.yield(.reconcile) }
 
     var settings: WebhookSettings { configuration.withLock { $0.settings } }
 
@@ -50,7 +55,7 @@ final class WebhookDispatcher: Service, Sendable {
 
     /// A reload: new events go to `endpoints` from now on.
     func configure(_ endpoints: [WebhookEndpoint], _ settings: WebhookSettings) {
-        configuration.withLock { $0 = (endpoints, settings) }
+        configuration.withLock { $0 = (endpoints, settings, $0.generation + 1) }
         continuation.yield(.configure(endpoints, settings))
     }
 
@@ -58,18 +63,20 @@ final class WebhookDispatcher: Service, Sendable {
         let environment = WebhookEnvelope.Environment(name: settings.environmentName, id: try await outbox.environmentID())
         let (endpoints, settings) = configuration.withLock { ($0.endpoints, $0.settings) }
         await withGracefulShutdownHandler {
-            await withTaskGroup(of: Void.self) { group in
+            await withDiscardingTaskGroup { group in
                 await apply(endpoints, settings, environment: environment, group: &group)
                 for await command in commands {
                     switch command {
                     case .configure(let endpoints, let settings):
+                        await apply(endpoints, settings, environment: environment, group: &group)
+                    case .reconcile:
+                        let (endpoints, settings) = configuration.withLock { ($0.endpoints, $0.settings) }
                         await apply(endpoints, settings, environment: environment, group: &group)
                     case .stop:
                         for worker in workers.withLock({ Array($0.values) }) { worker.send(.stop) }
                     }
                     if case .stop = command { break }
                 }
-                await group.waitForAll()
             }
         } onGracefulShutdown: { [continuation] in
             continuation.yield(.stop)
@@ -77,7 +84,7 @@ final class WebhookDispatcher: Service, Sendable {
     }
 
     private func apply(_ endpoints: [WebhookEndpoint], _ settings: WebhookSettings, environment: WebhookEnvelope.Environment,
-                       group: inout TaskGroup<Void>) async {
+                       group: inout DiscardingTaskGroup) async {
         let wanted = Dictionary(endpoints.map { ($0.url, $0) }, uniquingKeysWith: { first, _ in first })
         do {
             let dropped = try await outbox.retain(endpoints: Set(wanted.keys))
@@ -94,8 +101,8 @@ final class WebhookDispatcher: Service, Sendable {
         var started: [EndpointWorker] = []
         workers.withLock { workers in
             for (key, worker) in Array(workers) {
-                // The URL and the CA file make the worker (its HTTP client); the rest changes in place.
-                if let endpoint = wanted[key], endpoint.caFile == worker.caFile {
+                // The URL makes the worker: one per queue; a new CA file gives it a new HTTP client.
+                if let endpoint = wanted[key] {
                     worker.update(endpoint, settings)
                 } else {
                     worker.send(.stop)
@@ -103,7 +110,7 @@ final class WebhookDispatcher: Service, Sendable {
                 }
             }
             for (key, endpoint) in wanted where workers[key] == nil {
-                let worker = EndpointWorker(endpoint: endpoint, settings: settings, outbox: outbox, sender: makeSender(endpoint),
+                let worker = EndpointWorker(endpoint: endpoint, settings: settings, outbox: outbox, makeSender: makeSender,
                                             environment: environment, logger: logger)
                 workers[key] = worker
                 started.append(worker)
@@ -113,7 +120,7 @@ final class WebhookDispatcher: Service, Sendable {
             group.addTask { await worker.run() }
             worker.send(.wake(recorded: true))
         }
-        if !started.isEmpty || !endpoints.isEmpty {
+        if !started.isEmpty {
             logger.info("webhook endpoints", metadata: ["endpoints": "\(endpoints.map(\.label))"])
         }
     }

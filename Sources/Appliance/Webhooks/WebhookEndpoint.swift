@@ -20,14 +20,15 @@ struct WebhookEndpoint: Sendable, Equatable {
         return digest.prefix(6).reduce(0) { $0 << 8 | Int($1) }
     }
 
-    /// The URL as metrics and logs show it: no user info, no query (either may hold a secret).
+    /// The endpoint as metrics and logs show it: scheme, host and port, and a hash of the whole URL
+    /// (`https://app.example.com#3f2a9c1b`): the path, query or user info may hold a token.
     var label: String {
-        guard var components = URLComponents(string: url) else { return "invalid" }
-        components.user = nil
-        components.password = nil
-        components.query = nil
-        components.fragment = nil
-        return components.string ?? "invalid"
+        let digest = SHA256.hash(data: Data(url.utf8)).prefix(4).map { String(format: "%02x", $0) }.joined()
+        guard let components = URLComponents(string: url), let scheme = components.scheme, let host = components.host else {
+            return "#" + digest
+        }
+        let port = components.port.map { ":\($0)" } ?? ""
+        return "\(scheme)://\(host.contains(":") ? "[\(host)]" : host)\(port)#\(digest)"
     }
 }
 

@@ -35,19 +35,23 @@ final class WebhookJournal: EventJournal {
         return cursor
     }
 
-    func record(_ events: [LifecycleEvent], cursor: Int64) async throws {
-        // Events no endpoint takes are not kept; the cursor is recorded all the same.
+    func record(_ events: [LifecycleEvent], statuses: [StatusChange], cursor: Int64) async throws {
+        // Events no endpoint takes are not kept; the statuses and the cursor are recorded all the same.
+        let (endpointsFor, generation) = dispatcher.routing()
         let items = events.compactMap { event -> (event: Outbox.Event, endpoints: [String])? in
-            let endpoints = dispatcher.endpoints(for: event.type.rawValue)
+            let endpoints = endpointsFor(event.type.rawValue)
             guard !endpoints.isEmpty else { return nil }
             let payload = payload(event)
             return (Outbox.Event(id: UUID().uuidString.lowercased(), type: event.type.rawValue, objectType: payload.objectType,
                                  objectID: payload.objectID, createdAt: event.at.timeIntervalSince1970, data: payload.data), endpoints)
         }
-        // Without endpoints for these events (an appliance with no webhooks), only a new cursor is written.
-        if items.isEmpty && stored.withLock({ $0 }) == cursor { return }
-        let dropped = try await outbox.record(items, cursor: cursor, limit: dispatcher.settings.maxQueued)
+        // Without endpoints for these events (an appliance with no webhooks), only what changed is written.
+        if items.isEmpty && statuses.isEmpty && stored.withLock({ $0 }) == cursor { return }
+        let dropped = try await outbox.record(items, statuses: statuses.map { ($0.liveStreamID, $0.status.rawValue, $0.ingestProtocol) },
+                                              cursor: cursor, limit: dispatcher.settings.maxQueued)
         stored.withLock { $0 = cursor }
+        // A reload between choosing the endpoints and the write: drop what went to a removed one.
+        if !items.isEmpty && dispatcher.routing().generation != generation { dispatcher.reconcile() }
         for (endpoint, lost) in Dictionary(grouping: dropped, by: \.endpoint) {
             let label = WebhookEndpoint(url: endpoint, signingSecret: "").label
             Counter(label: MetricsRegistry.webhookDropped, dimensions: [("endpoint", label), ("reason", "outbox_full")]).increment(by: lost.count)

@@ -5,7 +5,7 @@ import Testing
 
 /// Keeps what the hub records; fails the first `failures` records.
 final class RecordingJournal: EventJournal {
-    let recorded = Mutex<[(types: [LifecycleEventType], cursor: Int64)]>([])
+    let recorded = Mutex<[(types: [LifecycleEventType], statuses: [StatusChange], cursor: Int64)]>([])
     let cursor: Mutex<Int64?>
     let failures: Atomic<Int>
 
@@ -16,13 +16,13 @@ final class RecordingJournal: EventJournal {
 
     func recordedCursor() async throws -> Int64? { cursor.withLock { $0 } }
 
-    func record(_ events: [LifecycleEvent], cursor: Int64) async throws {
+    func record(_ events: [LifecycleEvent], statuses: [StatusChange], cursor: Int64) async throws {
         if failures.load(ordering: .relaxed) > 0 {
             failures.subtract(1, ordering: .relaxed)
             throw TestFailure("disk full")
         }
         self.cursor.withLock { $0 = cursor }
-        recorded.withLock { $0.append((events.map(\.type), cursor)) }
+        recorded.withLock { $0.append((events.map(\.type), statuses, cursor)) }
     }
 
     var types: [LifecycleEventType] { recorded.withLock { $0.flatMap(\.types) } }
@@ -46,6 +46,29 @@ final class RecordingJournal: EventJournal {
             h.hub.send(.publisherGone(session: session))
             #expect(await h.nextEvents(4) == [.connected, .recording, .disconnected, .idle])
             #expect(journal.types == [.created, .connected, .recording, .disconnected, .idle], "recorded before subscribers see them")
+        }
+    }
+
+    @Test func aStatusIsWrittenInTheSameRecordAsItsEvent() async throws {
+        let journal = RecordingJournal()
+        try await RunningHub(journal: journal).run { h in
+            #expect(await h.hub.ping())
+            var options = NewLiveStream()
+            options.reconnectWindow = 0
+            let live = try await LiveStreamService(repository: h.store, hub: h.hub).create(options)
+            let (decision, session) = await h.publish(live)
+            _ = try accepted(decision)
+            h.hub.send(.firstMedia(session: session))
+            h.outputs.becomePlayable(live.id)
+            h.hub.send(.publisherGone(session: session))
+            #expect(await h.nextEvents(5) == [.connected, .recording, .active, .disconnected, .idle])
+            let records = journal.recorded.withLock { $0 }
+            let active = try #require(records.first { $0.types.contains(.active) })
+            #expect(active.statuses == [StatusChange(liveStreamID: live.id, status: .active, ingestProtocol: "rtmp")])
+            let idle = try #require(records.first { $0.types.contains(.idle) })
+            #expect(idle.statuses.last?.status == .idle)
+            #expect(try await h.status(live.id) == .idle, "the hub did not write the status itself: the journal does")
+            #expect(records.flatMap(\.statuses).count == 2)
         }
     }
 

@@ -17,14 +17,18 @@ final class ScriptedSender: WebhookSending {
     let posts = Mutex<[Post]>([])
     let delay: Duration
     let shutDown = Atomic<Bool>(false)
+    /// Runs at the start of each POST with its number (0, 1, ...), before it is answered.
+    let onPost: @Sendable (Int) -> Void
 
-    init(_ script: [Int] = [], delay: Duration = .zero) {
+    init(_ script: [Int] = [], delay: Duration = .zero, onPost: @escaping @Sendable (Int) -> Void = { _ in }) {
         self.script = Mutex(script)
         self.delay = delay
+        self.onPost = onPost
     }
 
     func post(_ body: Data, headers: [(String, String)], timeout: Duration) async -> WebhookResponse {
         let started = ContinuousClock.now
+        onPost(posts.withLock { $0.count })
         if delay > .zero { try? await Task.sleep(for: delay) }
         let status = script.withLock { $0.isEmpty ? 200 : $0.removeFirst() }
         let json = (try? JSONSerialization.jsonObject(with: body) as? [String: Any]) ?? [:]
@@ -46,7 +50,7 @@ final class ScriptedSender: WebhookSending {
         var settings = WebhookSettings(environmentName: "test")
         settings.schedule = schedule
         settings.concurrency = 4
-        return EndpointWorker(endpoint: endpoint, settings: settings, outbox: outbox, sender: sender,
+        return EndpointWorker(endpoint: endpoint, settings: settings, outbox: outbox, makeSender: { _ in sender },
                               environment: .init(name: "test", id: "env12345"), logger: Logger(label: "test"),
                               jitter: { 0 }, tick: .milliseconds(20))
     }
@@ -77,7 +81,7 @@ final class ScriptedSender: WebhookSending {
         for (earlier, later) in zip(a, a.dropFirst()) { #expect(earlier.ended <= later.started, "one stream's events never overlap") }
         let b = try #require(posts.first { $0.event["id"] as? String == "b1" })
         #expect(b.started < a[0].ended, "B does not wait for A")
-        #expect(try await outbox.queued().isEmpty)
+        #expect(try await outbox.queued() == 0)
         let closed = sender.shutDown.load(ordering: .relaxed)
         #expect(closed, "the worker closes its HTTP client when it ends")
     }
@@ -94,7 +98,7 @@ final class ScriptedSender: WebhookSending {
             let t = Int(post.signature.split(separator: ",")[0].dropFirst(2))!
             #expect(post.signature == WebhookSignature.value(secret: endpoint.signingSecret, timestamp: t, body: post.body))
         }
-        #expect(try await outbox.queued().isEmpty)
+        #expect(try await outbox.queued() == 0)
         let last = try #require(try JSONSerialization.jsonObject(with: posts[2].body) as? [String: Any])
         let attempts = try #require(last["attempts"] as? [[String: Any]])
         #expect(attempts.map { $0["response_status_code"] as? Int } == [500, 503])
@@ -114,17 +118,46 @@ final class ScriptedSender: WebhookSending {
     }
 
     @Test func aReloadedSecretSignsTheNextAttempt() async throws {
-        let sender = ScriptedSender([500, 200])
+        let box = Mutex<EndpointWorker?>(nil)
+        let sender = ScriptedSender([500, 200]) { index in
+            // The reload lands while the first attempt is in flight.
+            if index == 0 {
+                box.withLock { $0 }?.update(WebhookEndpoint(url: "http://receiver/hooks", signingSecret: "the-new-secret-0123"),
+                                            WebhookSettings(environmentName: "x", schedule: RetrySchedule(firstDelay: 0.05)))
+            }
+        }
         try await record([("e1", "A")])
         let worker = worker(sender)
-        await run(worker) {
-            if sender.all.count == 1 {
-                worker.update(WebhookEndpoint(url: "http://receiver/hooks", signingSecret: "the-new-secret-0123"), WebhookSettings(environmentName: "x"))
-            }
-            return sender.all.count == 2
-        }
+        box.withLock { $0 = worker }
+        await run(worker) { sender.all.count == 2 }
         let second = try #require(sender.all.last)
         let t = Int(second.signature.split(separator: ",")[0].dropFirst(2))!
         #expect(second.signature == WebhookSignature.value(secret: "the-new-secret-0123", timestamp: t, body: second.body))
+    }
+
+    @Test func stoppingSendsEachStreamsQueueButRetriesNothing() async throws {
+        let sender = ScriptedSender([200, 200, 500])
+        try await record([("a1", "A"), ("a2", "A"), ("b1", "B")])
+        let worker = worker(sender)
+        await withTaskGroup(of: Void.self) { group in
+            group.addTask { await worker.run() }
+            worker.send(.stop)  // before any wake: the stop itself sends what is due
+        }
+        let ids = sender.all.map { $0.event["id"] as? String }
+        #expect(Set(ids.compactMap { $0 }) == ["a1", "a2", "b1"], "a stream's later event goes once the one before is delivered")
+        #expect(ids.count == 3, "the failed one is not tried again while stopping")
+        #expect(try await outbox.queued() == 1, "it waits in the outbox for the next start")
+    }
+
+    @Test func theAttemptsListKeepsTheLatestTen() throws {
+        var stored = Data("[]".utf8)
+        for n in 1...12 {
+            stored = WebhookAttempt.appending(WebhookAttempt(id: n, address: "a", created_at: "t", max_attempts: 296,
+                                                             response_body: String(repeating: "x", count: 5000), response_headers: [:],
+                                                             response_status_code: 500, webhook_id: 1), to: stored)
+        }
+        let list = try JSONDecoder().decode([WebhookAttempt].self, from: stored)
+        #expect(list.map(\.id) == Array(3...12))
+        #expect(list.allSatisfy { $0.response_body?.utf8.count == WebhookAttempt.bodyKept })
     }
 }
