@@ -169,6 +169,9 @@ def main():
         "  the HMAC and the POST. The API's own work (TLS, JSON, SQLite) is in both.",
         f"- Burst wall time: {cpu['with']['seconds']:.1f} s with the endpoint (until the 1,000th event arrived), "
         f"{cpu['without']['seconds']:.1f} s without.",
+        "- Where the CPU goes (valgrind callgrind on the release build, 200 events): about half in SQLite (the outbox record in",
+        "  the hub's transaction, the delivery's removal, the head-of-queue queries). Two costs found that way are gone: a",
+        "  Foundation ISO8601DateFormatter per envelope (14 % of the process) and String(format:) per signature byte (8 %).",
     ]
     Path(args.output).write_text("\n".join(lines) + "\n")
     for row in rows:

@@ -67,24 +67,24 @@ final class Outbox: Sendable {
                 try LiveStreamStore.writeStatus(id: id, status, ingestProtocol: ingestProtocol, db)
             }
             for (event, endpoints) in events where !endpoints.isEmpty {
-                try db.execute(sql: """
+                try db.cachedStatement(sql: """
                     INSERT OR IGNORE INTO webhook_event (id, type, object_type, object_id, created_at, data) VALUES (?, ?, ?, ?, ?, ?)
-                    """, arguments: [event.id, event.type, event.objectType, event.objectID, event.createdAt, event.data])
+                    """).execute(arguments: [event.id, event.type, event.objectType, event.objectID, event.createdAt, event.data])
                 guard db.changesCount > 0 else { continue }
                 let sequence = db.lastInsertedRowID
                 for endpoint in endpoints {
-                    try db.execute(sql: """
+                    try db.cachedStatement(sql: """
                         INSERT INTO webhook_delivery (endpoint, event_sequence, object_id, attempts, next_attempt_at) VALUES (?, ?, ?, ?, ?)
-                        """, arguments: [endpoint, sequence, event.objectID, Data("[]".utf8), event.createdAt])
+                        """).execute(arguments: [endpoint, sequence, event.objectID, Data("[]".utf8), event.createdAt])
                 }
             }
-            try db.execute(sql: "INSERT OR REPLACE INTO appliance_fact (key, value) VALUES ('change_cursor', ?)", arguments: [String(cursor)])
-            let queued = try Int.fetchOne(db, sql: "SELECT CAST(value AS INTEGER) FROM appliance_fact WHERE key = 'webhook_deliveries'") ?? 0
+            try db.cachedStatement(sql: "INSERT OR REPLACE INTO appliance_fact (key, value) VALUES ('change_cursor', ?)").execute(arguments: [String(cursor)])
+            let queued = try Int.fetchOne(db.cachedStatement(sql: "SELECT CAST(value AS INTEGER) FROM appliance_fact WHERE key = 'webhook_deliveries'")) ?? 0
             guard queued > limit else { return [] }
-            let rows = try Row.fetchAll(db, sql: """
+            let rows = try Row.fetchAll(db.cachedStatement(sql: """
                 SELECT d.endpoint, d.event_sequence, e.id, e.type, e.object_id FROM webhook_delivery d
                 JOIN webhook_event e ON e.sequence = d.event_sequence ORDER BY d.event_sequence LIMIT ?
-                """, arguments: [queued - limit])
+                """), arguments: [queued - limit])
             for row in rows {
                 try Self.remove(endpoint: row["endpoint"], sequence: row["event_sequence"], db)
             }
@@ -105,18 +105,18 @@ final class Outbox: Sendable {
                 FROM (SELECT MIN(event_sequence) AS head FROM webhook_delivery WHERE endpoint = ?1 GROUP BY object_id) h
                 JOIN webhook_delivery d ON d.endpoint = ?1 AND d.event_sequence = h.head
                 """
-            let rows = try Row.fetchAll(db, sql: """
+            let rows = try Row.fetchAll(db.cachedStatement(sql: """
                 SELECT d.event_sequence, d.attempt_count, d.attempts, e.id, e.type, e.object_type, e.object_id, e.created_at, e.data
                 \(heads) JOIN webhook_event e ON e.sequence = d.event_sequence
                 WHERE d.next_attempt_at <= ?2 OR d.next_attempt_at > ?3 ORDER BY d.event_sequence LIMIT ?4
-                """, arguments: [endpoint, now, latest, limit + busy.count])
+                """), arguments: [endpoint, now, latest, limit + busy.count])
             let due = rows.lazy.filter { !busy.contains($0["object_id"]) }.prefix(limit).map { row in
                 Delivery(sequence: row["event_sequence"], endpoint: endpoint,
                          event: Event(id: row["id"], type: row["type"], objectType: row["object_type"], objectID: row["object_id"],
                                       createdAt: row["created_at"], data: row["data"]),
                          attemptCount: row["attempt_count"], attempts: row["attempts"])
             }
-            let next = try Double.fetchOne(db, sql: "SELECT MIN(d.next_attempt_at) \(heads) WHERE d.next_attempt_at > ?2 AND d.next_attempt_at <= ?3",
+            let next = try Double.fetchOne(db.cachedStatement(sql: "SELECT MIN(d.next_attempt_at) \(heads) WHERE d.next_attempt_at > ?2 AND d.next_attempt_at <= ?3"),
                                            arguments: [endpoint, now, latest])
             return (Array(due), next)
         }
@@ -130,10 +130,10 @@ final class Outbox: Sendable {
     /// An attempt failed: `attempts` is the list with it, the next one is due at `next`.
     func failed(endpoint: String, sequence: Int64, attempts: Data, next: Double) async throws {
         try await store.write { db in
-            try db.execute(sql: """
+            try db.cachedStatement(sql: """
                 UPDATE webhook_delivery SET attempt_count = attempt_count + 1, attempts = ?, next_attempt_at = ?
                 WHERE endpoint = ? AND event_sequence = ?
-                """, arguments: [attempts, next, endpoint, sequence])
+                """).execute(arguments: [attempts, next, endpoint, sequence])
         }
     }
 
@@ -152,21 +152,21 @@ final class Outbox: Sendable {
     /// Deliveries waiting for `endpoint`.
     func queued(endpoint: String) async throws -> Int {
         try await store.read { db in
-            try Int.fetchOne(db, sql: "SELECT COUNT(*) FROM webhook_delivery WHERE endpoint = ?", arguments: [endpoint]) ?? 0
+            try Int.fetchOne(db.cachedStatement(sql: "SELECT COUNT(*) FROM webhook_delivery WHERE endpoint = ?"), arguments: [endpoint]) ?? 0
         }
     }
 
     /// Deliveries waiting, all endpoints.
     func queued() async throws -> Int {
         try await store.read { db in
-            try Int.fetchOne(db, sql: "SELECT CAST(value AS INTEGER) FROM appliance_fact WHERE key = 'webhook_deliveries'") ?? 0
+            try Int.fetchOne(db.cachedStatement(sql: "SELECT CAST(value AS INTEGER) FROM appliance_fact WHERE key = 'webhook_deliveries'")) ?? 0
         }
     }
 
     private static func remove(endpoint: String, sequence: Int64, _ db: Database) throws {
-        try db.execute(sql: "DELETE FROM webhook_delivery WHERE endpoint = ? AND event_sequence = ?", arguments: [endpoint, sequence])
-        try db.execute(sql: """
+        try db.cachedStatement(sql: "DELETE FROM webhook_delivery WHERE endpoint = ? AND event_sequence = ?").execute(arguments: [endpoint, sequence])
+        try db.cachedStatement(sql: """
             DELETE FROM webhook_event WHERE sequence = ?1 AND NOT EXISTS (SELECT 1 FROM webhook_delivery WHERE event_sequence = ?1)
-            """, arguments: [sequence])
+            """).execute(arguments: [sequence])
     }
 }

@@ -19,6 +19,8 @@ final class EndpointWorker: Sendable {
     }
 
     let key: String
+    /// The endpoint in metrics and logs (its URL is its identity, so this never changes).
+    private let label: String
     private let endpoint: Mutex<WebhookEndpoint>
     private let settings: Mutex<WebhookSettings>
     private let outbox: Outbox
@@ -33,6 +35,7 @@ final class EndpointWorker: Sendable {
     private let signals: AsyncStream<Signal>
     private let continuation: AsyncStream<Signal>.Continuation
     private let failing = Mutex(false)
+    private let wakePending = Atomic<Bool>(false)
     private let queuedGauge: Gauge
     private let delivered: Counter
     private let retried: Counter
@@ -57,7 +60,7 @@ final class EndpointWorker: Sendable {
         self.jitter = jitter
         self.tick = tick
         (signals, continuation) = AsyncStream.makeStream(of: Signal.self)
-        let label = endpoint.label
+        label = endpoint.label
         queuedGauge = Gauge(label: MetricsRegistry.webhookQueued, dimensions: [("endpoint", label)])
         delivered = Counter(label: MetricsRegistry.webhookDelivered, dimensions: [("endpoint", label)])
         retried = Counter(label: MetricsRegistry.webhookRetried, dimensions: [("endpoint", label)])
@@ -69,7 +72,11 @@ final class EndpointWorker: Sendable {
         }
     }
 
-    func send(_ signal: Signal) { continuation.yield(signal) }
+    func send(_ signal: Signal) {
+        // Wakes for recorded events coalesce: a burst of records costs one look at the queue.
+        if case .wake(recorded: true) = signal, wakePending.exchange(true, ordering: .acquiringAndReleasing) { return }
+        continuation.yield(signal)
+    }
 
     /// A reload: the secret, the event filter, the CA file or the delivery settings changed (the URL is the worker's identity).
     func update(_ endpoint: WebhookEndpoint, _ settings: WebhookSettings) {
@@ -104,6 +111,7 @@ final class EndpointWorker: Sendable {
                 var look = false
                 switch signal {
                 case .wake(let recorded):
+                    if recorded { wakePending.store(false, ordering: .releasing) }
                     look = stopBy == nil && (recorded || fullPage || nextDue.map { clock() >= $0 } ?? false)
                 case .finished(let objectID, let advanced, let retryAt):
                     busy.remove(objectID)
@@ -136,7 +144,7 @@ final class EndpointWorker: Sendable {
                             }
                         }
                     } catch {
-                        logger.error("webhook outbox unreadable", metadata: ["endpoint": "\(endpoint.withLock { $0.label })", "error": "\(error)"])
+                        logger.error("webhook outbox unreadable", metadata: ["endpoint": "\(label)", "error": "\(error)"])
                         nextDue = clock() + 1
                     }
                 }
@@ -171,7 +179,6 @@ final class EndpointWorker: Sendable {
             ("Content-Type", "application/json"), ("User-Agent", settings.userAgent), (WebhookSignature.header, signature),
         ], timeout: settings.timeout)
         let now = clock()
-        let label = endpoint.label
         let metadata: Logger.Metadata = [
             "endpoint": "\(label)", "event": "\(event.type)", "event_id": "\(event.id)", "object_id": "\(event.objectID)",
             "attempt": "\(delivery.attemptCount + 1)",

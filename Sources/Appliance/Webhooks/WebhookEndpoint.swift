@@ -23,7 +23,7 @@ struct WebhookEndpoint: Sendable, Equatable {
     /// The endpoint as metrics and logs show it: scheme, host and port, and a hash of the whole URL
     /// (`https://app.example.com#3f2a9c1b`): the path, query or user info may hold a token.
     var label: String {
-        let digest = SHA256.hash(data: Data(url.utf8)).prefix(4).map { String(format: "%02x", $0) }.joined()
+        let digest = WebhookSignature.hex(SHA256.hash(data: Data(url.utf8)).prefix(4))
         guard let components = URLComponents(string: url), let scheme = components.scheme, let host = components.host else {
             return "#" + digest
         }
