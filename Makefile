@@ -15,7 +15,7 @@ TEST_PACKAGES := ffmpeg gstreamer1.0-tools gstreamer1.0-plugins-base gstreamer1.
 # Building the .deb (debian/control's Build-Depends plus lintian) and testing it (systemd-analyze,
 # setpriv, strace for the sandbox checks).
 DEB_PACKAGES := debhelper dpkg-dev fakeroot lintian libsystemd-dev
-PACKAGE_TEST_PACKAGES := systemd util-linux procps strace openssl
+PACKAGE_TEST_PACKAGES := systemd util-linux procps strace openssl ca-certificates
 
 # The package version comes from packaging/debian/changelog (first line: onair (VERSION) ...).
 DEB_VERSION := ${shell sed -n '1s/^onair (\([^)]*\)).*/\1/p' packaging/debian/changelog}
