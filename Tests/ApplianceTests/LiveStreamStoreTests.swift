@@ -42,17 +42,16 @@ import Testing
         #expect(try await store.resetStreamKey(id: "missing") == nil)
     }
 
-    @Test func statusChangesAndStartupReset() async throws {
+    @Test func statusChangesAndActiveStreams() async throws {
         let store = LiveStreamStore()
         let stream = try await store.create(NewLiveStream()).stream
         let active = try await store.setStatus(id: stream.id, .active, ingestProtocol: "rtmp")
         #expect(active?.status == .active && active?.activeIngestProtocol == "rtmp")
         #expect(try await store.liveStreams(status: .active).count == 1)
-        let reset = try await store.resetActiveStreams()
-        #expect(reset.map(\.id) == [stream.id] && reset.first?.status == .idle, "the streams it reset, as they are now")
-        #expect(try await store.resetActiveStreams().isEmpty)
-        #expect(try await store.liveStream(id: stream.id)?.status == .idle)
-        #expect(try await store.liveStream(id: stream.id)?.activeIngestProtocol == nil)
+        #expect(try await store.activeStreams().map(\.id) == [stream.id])
+        let idle = try await store.setStatus(id: stream.id, .idle, ingestProtocol: "rtmp")
+        #expect(idle?.status == .idle && idle?.activeIngestProtocol == nil, "only an active stream has an ingest protocol")
+        #expect(try await store.activeStreams().isEmpty)
         _ = try await store.setDisabled(id: stream.id, true)
         #expect(try await store.setStatus(id: stream.id, .active, ingestProtocol: "rtmp")?.status == .disabled,
                 "a disabled stream stays disabled")

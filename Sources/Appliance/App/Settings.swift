@@ -61,7 +61,11 @@ extension WebhookJournal.Payload {
     }
 }
 
-extension LiveStreamStore: StreamDirectory {}
+extension LiveStreamStore: StreamDirectory {
+    func activeStreams() async throws -> [LiveStream] {
+        try await liveStreams(limit: .max, status: .active)
+    }
+}
 
 extension LiveStreamStore: LiveStreamRepository {
     func create(_ new: NewLiveStream) async throws -> LiveStreamChange {

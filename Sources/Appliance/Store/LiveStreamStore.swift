@@ -264,16 +264,6 @@ final class LiveStreamStore: Sendable {
             """, arguments: [status, status == LiveStream.Status.active.rawValue ? ingestProtocol : nil, id])
     }
 
-    /// At start-up no publisher is connected: every active stream becomes idle. The streams it reset, as they are now.
-    func resetActiveStreams() async throws -> [LiveStream] {
-        try await write { db in
-            let ids = try String.fetchAll(db, sql: "SELECT id FROM live_stream WHERE status = 'active'")
-            guard !ids.isEmpty else { return [] }
-            try db.execute(sql: "UPDATE live_stream SET status = 'idle', active_ingest_protocol = NULL WHERE status = 'active'")
-            return try Self.fetch(db, where: "id IN (\(ids.map { _ in "?" }.joined(separator: ",")))", StatementArguments(ids))
-        }
-    }
-
     // MARK: Mapping
 
     private static func record(_ kind: LiveStreamChange.Kind, _ stream: LiveStream, _ db: Database) throws -> LiveStreamChange {

@@ -55,7 +55,8 @@ final class HubState {
         self.logger = logger
     }
 
-    /// Opens the database; streams left active by a process that died become idle (and say so); the
+    /// Opens the database; streams left active by a process that died become idle (and say so, the
+    /// status and its event in one record); the
     /// change feed is read on from the journal's cursor, so changes made while no server ran (the
     /// CLI's) and changes whose events a kill -9 cut off are carried out now.
     func start() async throws {
@@ -66,8 +67,11 @@ final class HubState {
             cursor = try await directory.latestChangeSequence()
         }
         recordedCursor = cursor
-        for stream in try await directory.resetActiveStreams() {
+        for var stream in try await directory.activeStreams() {
             logger.notice("live stream was active when the last run ended: now idle", metadata: ["live_stream_id": "\(stream.id)"])
+            stream.status = .idle
+            stream.activeIngestProtocol = nil
+            unwrittenStatuses.append(StatusChange(liveStreamID: stream.id, status: .idle, ingestProtocol: nil))
             emit(.idle, stream)
         }
         await recordEvents()
@@ -255,7 +259,16 @@ final class HubState {
                 }
             }
         } else {
+            for change in unwrittenStatuses {
+                do {
+                    _ = try await directory.setStatus(id: change.liveStreamID, change.status, ingestProtocol: change.ingestProtocol)
+                } catch {
+                    logger.error("status update failed", metadata: [
+                        "live_stream_id": "\(change.liveStreamID)", "status": "\(change.status.rawValue)", "error": "\(error)"])
+                }
+            }
             unrecorded.removeAll()
+            unwrittenStatuses.removeAll()
             recordedCursor = cursor
         }
         for event in fresh { hub.events.publish(event) }
@@ -304,16 +317,8 @@ final class HubState {
                 entry.stream.status = status
                 entry.stream.activeIngestProtocol = status == .active ? "rtmp" : nil
             }
-            guard journal == nil else {
-                // Written with the event that follows, in the journal's transaction.
-                unwrittenStatuses.append(StatusChange(liveStreamID: id, status: status, ingestProtocol: "rtmp"))
-                return
-            }
-            do {
-                if let stored = try await directory.setStatus(id: id, status, ingestProtocol: "rtmp") { entry.stream = stored }
-            } catch {
-                logger.error("status update failed", metadata: ["live_stream_id": "\(id)", "status": "\(status.rawValue)", "error": "\(error)"])
-            }
+            // Written with the event that follows, in the journal's transaction.
+            unwrittenStatuses.append(StatusChange(liveStreamID: id, status: status, ingestProtocol: "rtmp"))
         case .emit(let type):
             emit(type, entry.stream)
         case .arm(let timer, let deadline):

@@ -34,8 +34,8 @@ protocol StreamDirectory: Sendable {
     func liveStream(streamKey: String) async throws -> LiveStream?
     /// Records a status change; the stream as it is now (nil when it is gone).
     func setStatus(id: String, _ status: LiveStream.Status, ingestProtocol: String?) async throws -> LiveStream?
-    /// At start-up no publisher is connected: every active stream becomes idle (returned as they are now).
-    func resetActiveStreams() async throws -> [LiveStream]
+    /// The streams whose status is active (at start-up no publisher is connected: they become idle).
+    func activeStreams() async throws -> [LiveStream]
     /// The change feed (changes the CLI made, for the running server to act on).
     func changes(after sequence: Int64, limit: Int) async throws -> [LiveStreamChange]
     func latestChangeSequence() async throws -> Int64
