@@ -29,14 +29,18 @@ final class RecordingJournal: EventJournal {
 }
 
 @Suite struct EventJournalTests {
+    /// A stream made through the service once the hub runs (so its `created` is a new change), with no reconnect window.
+    static func created(on h: RunningHub) async throws -> LiveStream {
+        #expect(await h.hub.ping(), "started: a change from now on is new")
+        var options = NewLiveStream()
+        options.reconnectWindow = 0
+        return try await LiveStreamService(repository: h.store, hub: h.hub).create(options)
+    }
+
     @Test func everyEventIsRecordedWithTheCursorOfItsChange() async throws {
         let journal = RecordingJournal()
         try await RunningHub(journal: journal).run { h in
-            #expect(await h.hub.ping(), "started: a change from now on is new")
-            let service = LiveStreamService(repository: h.store, hub: h.hub)
-            var options = NewLiveStream()
-            options.reconnectWindow = 0
-            let live = try await service.create(options)
+            let live = try await Self.created(on: h)
             let change = try await h.store.latestChangeSequence()
             #expect(journal.recorded.withLock { $0.last.map { ($0.types, $0.cursor) } } ?? ([], -1) == ([.created], change),
                     "recorded, with the cursor past its change, before the API call returns")
@@ -52,10 +56,7 @@ final class RecordingJournal: EventJournal {
     @Test func aStatusIsWrittenInTheSameRecordAsItsEvent() async throws {
         let journal = RecordingJournal()
         try await RunningHub(journal: journal).run { h in
-            #expect(await h.hub.ping())
-            var options = NewLiveStream()
-            options.reconnectWindow = 0
-            let live = try await LiveStreamService(repository: h.store, hub: h.hub).create(options)
+            let live = try await Self.created(on: h)
             let (decision, session) = await h.publish(live)
             _ = try accepted(decision)
             h.hub.send(.firstMedia(session: session))
@@ -134,10 +135,7 @@ final class RecordingJournal: EventJournal {
     @Test func aFailingJournalKeepsTheEventsAndRecordsThemInOrderLater() async throws {
         let journal = RecordingJournal(cursor: 0, failures: 3)
         try await RunningHub(journal: journal).run { h in
-            #expect(await h.hub.ping())
-            var options = NewLiveStream()
-            options.reconnectWindow = 0
-            let live = try await LiveStreamService(repository: h.store, hub: h.hub).create(options)
+            let live = try await Self.created(on: h)
             let (decision, session) = await h.publish(live)
             _ = try accepted(decision)
             h.hub.send(.publisherGone(session: session))
