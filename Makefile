@@ -109,7 +109,8 @@ test: test-deps unit-test e2e-test package-test
 
 # libFuzzer (issue 6): one binary with every target (Tests/Fuzz), our modules instrumented with
 # coverage and address sanitizer, built apart in .build-fuzz. `make fuzz` runs each target for
-# FUZZ_SECONDS (make test: 30 s each) after replaying Tests/Fuzz/Regressions; see Tests/Fuzz/run.sh.
+# FUZZ_SECONDS (make test: 30 s each), FUZZ_JOBS at a time (default one per CPU), after replaying
+# Tests/Fuzz/Regressions; see Tests/Fuzz/run.sh.
 FUZZ_SECONDS ?= 300
 FUZZ_TARGETS ?=
 FUZZ_BUILD := .build-fuzz

@@ -24,6 +24,16 @@ ONAIR = os.environ.get("ONAIR") or str(Path(__file__).resolve().parents[2] / ".b
 CLIP_DIR = Path(os.environ.get("ONAIR_CLIP_DIR", "/tmp/onair-e2e-clips"))
 
 
+# The longest tests (minutes of real time) are handed out first, so with pytest-xdist's workers they
+# do not start last and become the tail of the run.
+LONGEST_FIRST = ("test_publish_and_reconnect_churn_does_not_grow_memory",
+                 "test_kill_9_during_ingest_then_restart_continues_the_broadcast")
+
+
+def pytest_collection_modifyitems(items):
+    items.sort(key=lambda item: 0 if item.name in LONGEST_FIRST else 1)
+
+
 def require(tool):
     path = shutil.which(tool)
     assert path, f"{tool} is required for the end-to-end tests (make test-deps installs it)"

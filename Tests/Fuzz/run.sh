@@ -3,6 +3,7 @@
 # Tests/Fuzz/Regressions/<target>/ (inputs that once crashed; each must now pass), then libFuzzer for
 # SECONDS per target from the seeds in Tests/Fuzz/Seeds/<target>/ plus the corpus kept in
 # WORK/corpus/<target>/. A crash leaves its input in WORK/findings/<target>/ and fails the run.
+# Targets run FUZZ_JOBS at a time (default: one per CPU); each libFuzzer process is single-threaded.
 #
 #   Tests/Fuzz/run.sh BINARY SECONDS WORK [TARGET...]
 set -uo pipefail
@@ -14,21 +15,25 @@ targets=("$@")
 mkdir -p "$work"
 summary=$work/summary.txt
 : > "$summary"
-failed=0
-for target in "${targets[@]}"; do
+jobs=${FUZZ_JOBS:-$(nproc)}
+
+# One target: its regression fixtures, then libFuzzer; its verdict in $work/<target>.status (0: clean).
+run_target() {
+    local target=$1 failed=0
     mkdir -p "$work/corpus/$target" "$work/findings/$target"
-    regressions=("$here/Regressions/$target"/*)
+    local regressions=("$here/Regressions/$target"/*)
     if [ -e "${regressions[0]}" ]; then
         if ! "$binary" "$target" -runs=1 "${regressions[@]}" > "$work/$target.regressions.log" 2>&1; then
             echo "FAIL $target: a regression fixture crashes again (see $work/$target.regressions.log)"
             failed=1
         fi
     fi
-    log=$work/$target.log
+    local log=$work/$target.log
     "$binary" "$target" -max_total_time="$seconds" -timeout=10 -rss_limit_mb=2048 -max_len=262144 \
         -print_final_stats=1 -artifact_prefix="$work/findings/$target/" \
         "$work/corpus/$target" "$here/Seeds/$target" > "$log" 2>&1
-    status=$?
+    local status=$?
+    local execs rate corpus crashes line
     execs=$(sed -n 's/^stat::number_of_executed_units: *//p' "$log" | tail -1)
     rate=$(sed -n 's/^stat::average_exec_per_sec: *//p' "$log" | tail -1)
     corpus=$(ls "$work/corpus/$target" | wc -l)
@@ -40,5 +45,22 @@ for target in "${targets[@]}"; do
         tail -40 "$log"
         failed=1
     fi
+    echo "$failed" > "$work/$target.status"
+}
+
+running=0
+for target in "${targets[@]}"; do
+    rm -f "$work/$target.status"
+    run_target "$target" &
+    running=$((running + 1))
+    if [ "$running" -ge "$jobs" ]; then
+        wait -n
+        running=$((running - 1))
+    fi
+done
+wait
+failed=0
+for target in "${targets[@]}"; do
+    [ "$(cat "$work/$target.status" 2>/dev/null)" = 0 ] || failed=1
 done
 exit $failed
