@@ -22,7 +22,6 @@ final class Outbox: Sendable {
     /// One event still to deliver to one endpoint: the head of its object's queue.
     struct Delivery: Sendable, Equatable {
         var sequence: Int64
-        var endpoint: String
         var event: Event
         var attemptCount: Int
         /// The earlier attempts, a JSON array (their shape belongs to the webhooks).
@@ -81,14 +80,7 @@ final class Outbox: Sendable {
             try db.cachedStatement(sql: "INSERT OR REPLACE INTO appliance_fact (key, value) VALUES ('change_cursor', ?)").execute(arguments: [String(cursor)])
             let queued = try Int.fetchOne(db.cachedStatement(sql: "SELECT CAST(value AS INTEGER) FROM appliance_fact WHERE key = 'webhook_deliveries'")) ?? 0
             guard queued > limit else { return [] }
-            let rows = try Row.fetchAll(db.cachedStatement(sql: """
-                SELECT d.endpoint, d.event_sequence, e.id, e.type, e.object_id FROM webhook_delivery d
-                JOIN webhook_event e ON e.sequence = d.event_sequence ORDER BY d.event_sequence LIMIT ?
-                """), arguments: [queued - limit])
-            for row in rows {
-                try Self.remove(endpoint: row["endpoint"], sequence: row["event_sequence"], db)
-            }
-            return rows.map { Dropped(endpoint: $0["endpoint"], eventID: $0["id"], type: $0["type"], objectID: $0["object_id"]) }
+            return try Self.drop("ORDER BY d.event_sequence LIMIT ?", [queued - limit], db)
         }
     }
 
@@ -111,7 +103,7 @@ final class Outbox: Sendable {
                 WHERE d.next_attempt_at <= ?2 OR d.next_attempt_at > ?3 ORDER BY d.event_sequence LIMIT ?4
                 """), arguments: [endpoint, now, latest, limit + busy.count])
             let due = rows.lazy.filter { !busy.contains($0["object_id"]) }.prefix(limit).map { row in
-                Delivery(sequence: row["event_sequence"], endpoint: endpoint,
+                Delivery(sequence: row["event_sequence"],
                          event: Event(id: row["id"], type: row["type"], objectType: row["object_type"], objectID: row["object_id"],
                                       createdAt: row["created_at"], data: row["data"]),
                          attemptCount: row["attempt_count"], attempts: row["attempts"])
@@ -139,13 +131,9 @@ final class Outbox: Sendable {
 
     /// Keeps the deliveries of `endpoints` only (the configuration changed); the others are returned.
     func retain(endpoints: Set<String>) async throws -> [Dropped] {
-        try await store.write { db in
-            let rows = try Row.fetchAll(db, sql: """
-                SELECT d.endpoint, d.event_sequence, e.id, e.type, e.object_id FROM webhook_delivery d
-                JOIN webhook_event e ON e.sequence = d.event_sequence
-                """).filter { !endpoints.contains($0["endpoint"]) }
-            for row in rows { try Self.remove(endpoint: row["endpoint"], sequence: row["event_sequence"], db) }
-            return rows.map { Dropped(endpoint: $0["endpoint"], eventID: $0["id"], type: $0["type"], objectID: $0["object_id"]) }
+        let kept = Array(endpoints)
+        return try await store.write { db in
+            try Self.drop("WHERE d.endpoint NOT IN (\(kept.map { _ in "?" }.joined(separator: ",")))", StatementArguments(kept), db)
         }
     }
 
@@ -161,6 +149,16 @@ final class Outbox: Sendable {
         try await store.read { db in
             try Int.fetchOne(db.cachedStatement(sql: "SELECT CAST(value AS INTEGER) FROM appliance_fact WHERE key = 'webhook_deliveries'")) ?? 0
         }
+    }
+
+    /// Removes the deliveries `clause` selects (`d` is webhook_delivery) and says which they were.
+    private static func drop(_ clause: String, _ arguments: StatementArguments, _ db: Database) throws -> [Dropped] {
+        let rows = try Row.fetchAll(db, sql: """
+            SELECT d.endpoint, d.event_sequence, e.id, e.type, e.object_id FROM webhook_delivery d
+            JOIN webhook_event e ON e.sequence = d.event_sequence \(clause)
+            """, arguments: arguments)
+        for row in rows { try remove(endpoint: row["endpoint"], sequence: row["event_sequence"], db) }
+        return rows.map { Dropped(endpoint: $0["endpoint"], eventID: $0["id"], type: $0["type"], objectID: $0["object_id"]) }
     }
 
     private static func remove(endpoint: String, sequence: Int64, _ db: Database) throws {

@@ -1,6 +1,5 @@
 import Foundation
 import Logging
-import Metrics
 import ServiceLifecycle
 import Synchronization
 
@@ -87,14 +86,8 @@ final class WebhookDispatcher: Service, Sendable {
                        group: inout DiscardingTaskGroup) async {
         let wanted = Dictionary(endpoints.map { ($0.url, $0) }, uniquingKeysWith: { first, _ in first })
         do {
-            let dropped = try await outbox.retain(endpoints: Set(wanted.keys))
-            for (endpoint, events) in Dictionary(grouping: dropped, by: \.endpoint) {
-                let label = WebhookEndpoint(url: endpoint, signingSecret: "").label
-                Counter(label: MetricsRegistry.webhookDropped, dimensions: [("endpoint", label), ("reason", "endpoint_removed")])
-                    .increment(by: events.count)
-                logger.warning("webhook endpoint removed from the configuration: its queued events are dropped", metadata: [
-                    "endpoint": "\(label)", "events": "\(events.count)"])
-            }
+            WebhookEndpoint.report(try await outbox.retain(endpoints: Set(wanted.keys)), reason: "endpoint_removed",
+                                   "webhook endpoint removed from the configuration: its queued events are dropped", logger: logger)
         } catch {
             logger.error("webhook outbox unreadable", metadata: ["error": "\(error)"])
         }

@@ -1,5 +1,7 @@
 import Crypto
 import Foundation
+import Logging
+import Metrics
 
 /// One receiver of webhooks, as configured (`webhooks:` in onair.yaml).
 struct WebhookEndpoint: Sendable, Equatable {
@@ -14,6 +16,17 @@ struct WebhookEndpoint: Sendable, Equatable {
 
     func accepts(_ type: String) -> Bool { events?.contains(type) ?? true }
 
+    /// Counts and logs deliveries given up for `reason` (`outbox_full`, `endpoint_removed`): one line per endpoint.
+    static func report(_ dropped: [Outbox.Dropped], reason: String, _ message: Logger.Message, logger: Logger,
+                       metadata extra: Logger.Metadata = [:]) {
+        for (endpoint, lost) in Dictionary(grouping: dropped, by: \.endpoint) {
+            let label = label(for: endpoint)
+            Counter(label: MetricsRegistry.webhookDropped, dimensions: [("endpoint", label), ("reason", reason)]).increment(by: lost.count)
+            logger.warning(message, metadata: extra.merging([
+                "endpoint": "\(label)", "events": "\(lost.count)", "oldest": "\(lost[0].type) \(lost[0].eventID)"]) { $1 })
+        }
+    }
+
     /// The endpoint's `webhook_id` in attempts: a stable number from its URL (Mux numbers its webhooks).
     var webhookID: Int {
         let digest = Array(SHA256.hash(data: Data(url.utf8)))
@@ -22,7 +35,9 @@ struct WebhookEndpoint: Sendable, Equatable {
 
     /// The endpoint as metrics and logs show it: scheme, host and port, and a hash of the whole URL
     /// (`https://app.example.com#3f2a9c1b`): the path, query or user info may hold a token.
-    var label: String {
+    var label: String { Self.label(for: url) }
+
+    static func label(for url: String) -> String {
         let digest = WebhookSignature.hex(SHA256.hash(data: Data(url.utf8)).prefix(4))
         guard let components = URLComponents(string: url), let scheme = components.scheme, let host = components.host else {
             return "#" + digest

@@ -1,6 +1,5 @@
 import Foundation
 import Logging
-import Metrics
 import Synchronization
 
 /// The hub's ``EventJournal``: each lifecycle event becomes an outbox event (a fresh UUID, kept
@@ -47,18 +46,14 @@ final class WebhookJournal: EventJournal {
         }
         // Without endpoints for these events (an appliance with no webhooks), only what changed is written.
         if items.isEmpty && statuses.isEmpty && stored.withLock({ $0 }) == cursor { return }
+        let limit = dispatcher.settings.maxQueued
         let dropped = try await outbox.record(items, statuses: statuses.map { ($0.liveStreamID, $0.status.rawValue, $0.ingestProtocol) },
-                                              cursor: cursor, limit: dispatcher.settings.maxQueued)
+                                              cursor: cursor, limit: limit)
         stored.withLock { $0 = cursor }
         // A reload between choosing the endpoints and the write: drop what went to a removed one.
         if !items.isEmpty && dispatcher.routing().generation != generation { dispatcher.reconcile() }
-        for (endpoint, lost) in Dictionary(grouping: dropped, by: \.endpoint) {
-            let label = WebhookEndpoint(url: endpoint, signingSecret: "").label
-            Counter(label: MetricsRegistry.webhookDropped, dimensions: [("endpoint", label), ("reason", "outbox_full")]).increment(by: lost.count)
-            logger.warning("webhook outbox full: oldest events dropped", metadata: [
-                "endpoint": "\(label)", "events": "\(lost.count)", "max_queued": "\(dispatcher.settings.maxQueued)",
-                "oldest": "\(lost[0].type) \(lost[0].eventID)"])
-        }
+        WebhookEndpoint.report(dropped, reason: "outbox_full", "webhook outbox full: oldest events dropped", logger: logger,
+                               metadata: ["max_queued": "\(limit)"])
         if !items.isEmpty { dispatcher.wake() }
     }
 }
