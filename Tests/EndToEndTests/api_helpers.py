@@ -143,10 +143,11 @@ def parse_attributes(text):
     return out
 
 
-def ffmpeg_decode_url(url, ca_file=None, timeout=120):
-    """What ffmpeg prints decoding an HLS URL to null: must be empty."""
+def ffmpeg_decode_url(url, ca_file=None, timeout=120, seconds=None):
+    """What ffmpeg prints decoding an HLS URL (its first `seconds`, or up to EXT-X-ENDLIST) to null: must be empty."""
     tls = ["-ca_file", str(ca_file), "-tls_verify", "1"] if ca_file else ["-tls_verify", "0"]
-    out = subprocess.run(["ffmpeg", "-v", "error", "-nostdin", *tls, "-i", url, "-f", "null", "-"],
+    limit = ["-t", str(seconds)] if seconds else []
+    out = subprocess.run(["ffmpeg", "-v", "error", "-nostdin", *tls, "-i", url, *limit, "-f", "null", "-"],
                          capture_output=True, text=True, timeout=timeout)
     return (out.stdout + out.stderr).strip() + ("" if out.returncode == 0 else f" (exit {out.returncode})")
 

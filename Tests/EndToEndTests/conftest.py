@@ -56,15 +56,17 @@ def made_once(name):
         yield
 
 
-def make_clip(name, seconds, *, video=True, audio=True, size="1280x720", bframes=2):
-    """A 30 fps H.264 (2 s GOP, B-frames) + AAC 48 kHz FLV clip, made once and cached."""
+def make_clip(name, seconds, *, video=True, audio=True, size="1280x720", bframes=2, gop=60):
+    """A 30 fps H.264 (a keyframe every `gop` frames, 2 s by default; B-frames) + AAC 48 kHz FLV clip, made once
+    and cached."""
     require("ffmpeg")
-    path = CLIP_DIR / f"{name}-{seconds}s-{size}-v{int(video)}a{int(audio)}-b{bframes}.flv"
+    path = CLIP_DIR / f"{name}-{seconds}s-{size}-v{int(video)}a{int(audio)}-b{bframes}{'' if gop == 60 else f'-g{gop}'}.flv"
     with made_once(path.name):
-        return path if path.exists() else _make_clip(path, seconds, video=video, audio=audio, size=size, bframes=bframes)
+        return path if path.exists() else _make_clip(path, seconds, video=video, audio=audio, size=size,
+                                                     bframes=bframes, gop=gop)
 
 
-def _make_clip(path, seconds, *, video, audio, size, bframes):
+def _make_clip(path, seconds, *, video, audio, size, bframes, gop):
     cmd = ["ffmpeg", "-v", "error", "-y"]
     if video:
         cmd += ["-f", "lavfi", "-i", f"testsrc2=size={size}:rate=30"]
@@ -73,7 +75,7 @@ def _make_clip(path, seconds, *, video, audio, size, bframes):
     cmd += ["-t", str(seconds)]
     if video:
         cmd += ["-c:v", "libx264", "-preset", "veryfast", "-b:v", "3000k", "-maxrate", "3000k", "-bufsize", "6000k",
-                "-g", "60", "-keyint_min", "60", "-sc_threshold", "0", "-bf", str(bframes), "-pix_fmt", "yuv420p"]
+                "-g", str(gop), "-keyint_min", str(gop), "-sc_threshold", "0", "-bf", str(bframes), "-pix_fmt", "yuv420p"]
     if audio:
         cmd += ["-c:a", "aac", "-b:a", "128k", "-ar", "48000"]
     tmp = path.with_suffix(".tmp.flv")

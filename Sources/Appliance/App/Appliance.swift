@@ -36,7 +36,7 @@ struct Appliance {
         let store = LiveStreamStore(path: config.storage.database)
         let budget = HLSBudget(limit: config.hls.maxBytes)
         let packagers = PackagerFactory(root: config.hls.directory, settings: PackagerSettings(config.hls), budget: budget,
-                                        logger: logger, wallClock: { Int64((Date().timeIntervalSince1970 * 1000).rounded()) })
+                                        logger: logger, maxHeldRequests: config.hls.maxHeldRequests, wallClock: { Int64((Date().timeIntervalSince1970 * 1000).rounded()) })
         let events = LifecycleEvents(logger: logger)
         let outbox = Outbox(store: store)
         let webhooks = WebhookDispatcher(outbox: outbox, endpoints: config.webhooks.map(WebhookEndpoint.init),

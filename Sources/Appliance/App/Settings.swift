@@ -7,7 +7,8 @@ import NIOCore
 extension PackagerSettings {
     init(_ hls: Config.HLS) {
         self.init(segmentDuration: hls.segmentDuration, playlistLength: hls.playlistLength,
-                  deleteGraceSegments: hls.deleteGraceSegments, maxBytesPerStream: hls.maxBytesPerStream)
+                  deleteGraceSegments: hls.deleteGraceSegments, maxBytesPerStream: hls.maxBytesPerStream,
+                  partDuration: hls.partDuration)
     }
 }
 

@@ -61,6 +61,10 @@ struct Config: Sendable, Equatable {
         var maxBytes: Int64 = 1024 * 1024 * 1024
         /// Byte budget for one stream.
         var maxBytesPerStream: Int64 = 256 * 1024 * 1024
+        /// Low-Latency HLS part target in seconds (streams with `latency_mode: low`).
+        var partDuration = 0.334
+        /// Requests held at once (LL-HLS blocking reloads and hinted parts) over all streams; more are answered at once.
+        var maxHeldRequests = 10_000
     }
 
     /// Persistent state.

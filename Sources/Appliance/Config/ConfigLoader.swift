@@ -105,13 +105,15 @@ enum ConfigLoader {
         }
         if let hls = try top.section("hls") {
             try hls.only(["directory", "segment_duration", "playlist_length", "delete_grace_segments",
-                          "max_bytes", "max_bytes_per_stream"])
+                          "max_bytes", "max_bytes_per_stream", "part_duration", "max_held_requests"])
             config.hls.directory = try hls.string("directory") ?? config.hls.directory
             config.hls.segmentDuration = try hls.seconds("segment_duration", 0.5...30) ?? config.hls.segmentDuration
             config.hls.playlistLength = try hls.int("playlist_length", 2...10000) ?? config.hls.playlistLength
             config.hls.deleteGraceSegments = try hls.int("delete_grace_segments", 0...10000) ?? config.hls.deleteGraceSegments
             config.hls.maxBytes = Int64(try hls.int("max_bytes", (1024 * 1024)...Int.max) ?? Int(config.hls.maxBytes))
             config.hls.maxBytesPerStream = Int64(try hls.int("max_bytes_per_stream", (1024 * 1024)...Int.max) ?? Int(config.hls.maxBytesPerStream))
+            config.hls.partDuration = try hls.seconds("part_duration", 0.1...1) ?? config.hls.partDuration
+            config.hls.maxHeldRequests = try hls.int("max_held_requests", 0...1_000_000) ?? config.hls.maxHeldRequests
         }
         if let storage = try top.section("storage") {
             try storage.only(["database"])

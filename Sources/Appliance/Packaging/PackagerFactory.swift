@@ -3,7 +3,17 @@ import Logging
 import Synchronization
 
 /// Makes a ``StreamPackager`` per broadcast under `hls.directory` and keeps the live ones findable
-/// for playback. Reduced and low latency streams get 1 s segments (until Low-Latency HLS exists).
+/// for playback. The stream's latency mode, as it is when the broadcast starts, picks the packaging:
+///
+/// | latency_mode | segments                       | parts                                   |
+/// |--------------|--------------------------------|-----------------------------------------|
+/// | standard     | MPEG-TS, `hls.segment_duration` | none                                    |
+/// | reduced      | CMAF, at most 1 s              | none                                    |
+/// | low          | CMAF, at most 2 s              | `hls.part_duration` (0.334 s): LL-HLS   |
+///
+/// Low: 0.334 s parts are 10 frames at 30 fps (8 at 25, 20 at 60) and make PART-HOLD-BACK 1.002 s,
+/// Apple's example; 2 s segments (TARGETDURATION 2) match a 2 s keyframe interval, keep CAN-SKIP-UNTIL
+/// at 12 s, and put players without LL support (3 target durations back) 6–8 s behind.
 final class PackagerFactory: StreamOutputFactory {
     let root: String
     private let currentSettings: Mutex<PackagerSettings>
@@ -11,9 +21,13 @@ final class PackagerFactory: StreamOutputFactory {
     let logger: Logger
     let wallClock: @Sendable () -> Int64
     private let live = Mutex<[String: StreamPackager]>([:])
+    /// Requests held (blocking reloads, hinted parts) over all streams.
+    let holdLimit: HoldLimit
 
-    init(root: String, settings: PackagerSettings, budget: HLSBudget, logger: Logger, wallClock: @escaping @Sendable () -> Int64) {
+    init(root: String, settings: PackagerSettings, budget: HLSBudget, logger: Logger, maxHeldRequests: Int = 10_000,
+         wallClock: @escaping @Sendable () -> Int64) {
         self.root = root
+        self.holdLimit = HoldLimit(limit: maxHeldRequests)
         self.currentSettings = Mutex(settings)
         self.budget = budget
         self.logger = logger
@@ -27,15 +41,33 @@ final class PackagerFactory: StreamOutputFactory {
     }
 
     func makeOutput(for stream: LiveStream, onPlayable: @escaping @Sendable () -> Void) -> any StreamOutput {
-        var settings = settings
-        if stream.latencyMode != .standard { settings.segmentDuration = min(settings.segmentDuration, 1) }
+        let settings = Self.settings(settings, for: stream.latencyMode)
         let packager = StreamPackager(liveStreamID: stream.id, directory: directory(of: stream.id), settings: settings,
                                       budget: budget, wallClock: wallClock, logger: logger,
-                                      resumeWithin: stream.reconnectWindow, onEnd: { [weak self] id in
+                                      resumeWithin: stream.reconnectWindow, holdLimit: holdLimit, onEnd: { [weak self] id in
             self?.live.withLock { _ = $0.removeValue(forKey: id) }
         }, onPlayable: onPlayable)
         live.withLock { $0[stream.id] = packager }
         return packager
+    }
+
+    /// The packaging of a latency mode (the table above).
+    static func settings(_ base: PackagerSettings, for mode: LiveStream.LatencyMode) -> PackagerSettings {
+        var settings = base
+        switch mode {
+        case .standard:
+            settings.format = .mpegts
+            settings.partDuration = nil
+        case .reduced:
+            settings.format = .cmaf
+            settings.segmentDuration = min(settings.segmentDuration, 1)
+            settings.partDuration = nil
+        case .low:
+            settings.format = .cmaf
+            settings.segmentDuration = min(settings.segmentDuration, 2)
+            settings.partDuration = min(settings.partDuration ?? 0.334, settings.segmentDuration)
+        }
+        return settings
     }
 
     /// Every broadcast in progress.

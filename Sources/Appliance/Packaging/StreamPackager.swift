@@ -11,9 +11,15 @@ struct PackagerSettings: Sendable {
     var playlistLength: Int
     var deleteGraceSegments: Int
     var maxBytesPerStream: Int64
+    /// MPEG-TS (`standard` latency) or CMAF (`reduced`, `low`).
+    var format: SegmentFormat = .mpegts
+    /// Low-Latency HLS (`low`): the part target in seconds; nil for no parts.
+    var partDuration: Double?
 }
 
-/// One broadcast's HLS pipeline: Segmenter -> MPEG-TS segments -> `<dir>/<id>/index.m3u8` in tmpfs.
+/// One broadcast's HLS pipeline: Segmenter -> MPEG-TS or CMAF segments -> `<dir>/<id>/index.m3u8` in
+/// tmpfs. With Low-Latency HLS (parts), parts live in memory and are served from there; the
+/// playlist lists them (``MediaPlaylist/serverControl``) and held requests are woken as each appears.
 ///
 /// Lives as long as the broadcast, across publisher reconnects (new session: the next segment carries
 /// EXT-X-DISCONTINUITY and sequence numbers keep rising). ``SegmentRetention`` decides what stays on
@@ -39,6 +45,13 @@ final class StreamPackager: StreamOutput {
         var frameRate = FrameRateMeter()
         /// `onPlayable` was called.
         var announcedPlayable = false
+        /// CMAF: the init section in effect, its URI, and how many were written.
+        var initialization: ByteBuffer?
+        var map: String?
+        var initCount = 0
+        /// Low-Latency HLS: the segment being filled, as the playlist lists it, and the next part's index.
+        var openSegment: MediaPlaylist.OpenSegment?
+        var nextPart = 0
     }
 
     /// What readers see: as of the last playlist written.
@@ -51,6 +64,11 @@ final class StreamPackager: StreamOutput {
         /// When the last sample arrived, and the last segment was published (or the first sample came).
         var lastSampleAt: NIODeadline?
         var lastSegmentAt: NIODeadline?
+        /// Low-Latency HLS: the delta update (`_HLS_skip=YES`) of `playlist`.
+        var deltaBytes: ByteBuffer?
+        /// Low-Latency HLS: the parts still downloadable, by their stream-wide index, and the next index.
+        var parts: [Int: ByteBuffer] = [:]
+        var nextPart = 0
     }
 
     private struct Meters {
@@ -80,13 +98,19 @@ final class StreamPackager: StreamOutput {
     private let onEnd: @Sendable (String) -> Void
     private let onPlayable: @Sendable () -> Void
     private let meters: Meters
+    /// Blocking playlist reloads and hinted-part requests waiting for the next part or segment.
+    let held: HeldRequests
+    /// The LL-HLS server rules, fixed before the first playlist; nil without parts.
+    let serverControl: MediaPlaylist.ServerControl?
 
     /// Prepares the directory. An ``InterruptedBroadcast`` less than `resumeWithin` seconds old is
     /// continued; other leftovers are removed.
     init(liveStreamID: String, directory: String, settings: PackagerSettings, budget: HLSBudget,
          wallClock: @escaping @Sendable () -> Int64, logger: Logger, resumeWithin: Double = 0,
+         holdLimit: HoldLimit = HoldLimit(limit: 10_000),
          onEnd: @escaping @Sendable (String) -> Void = { _ in }, onPlayable: @escaping @Sendable () -> Void = {}) {
         self.liveStreamID = liveStreamID
+        self.held = HeldRequests(limit: holdLimit)
         self.onEnd = onEnd
         self.onPlayable = onPlayable
         self.meters = Meters(liveStreamID: liveStreamID)
@@ -102,6 +126,7 @@ final class StreamPackager: StreamOutput {
         self.logger = logger
         let target = Int64(settings.segmentDuration * Double(MediaTime.timescale))
         var window = LivePlaylistWindow(length: settings.playlistLength, targetDuration: target)
+        serverControl = Self.serverControl(settings, targetDuration: window.playlist.targetDuration)
         var kept: [SegmentRetention.File] = []
         var resumedBytes: ByteBuffer?
         do {
@@ -113,7 +138,8 @@ final class StreamPackager: StreamOutput {
                 logger.notice("continuing an interrupted broadcast", metadata: [
                     "segments": "\(kept.count)", "media_sequence": "\(window.playlist.mediaSequence)"])
             }
-            let keep = Set(kept.map(\.uri) + (kept.isEmpty ? [] : ["index.m3u8"]))
+            let maps = window.playlist.segments.compactMap(\.map)
+            let keep = Set(kept.map(\.uri) + maps + (kept.isEmpty ? [] : ["index.m3u8"]))
             for name in files.names() where !keep.contains(name) { files.remove(name) }
         } catch {
             logger.error("cannot prepare stream directory", metadata: ["error": "\(error)"])
@@ -127,7 +153,27 @@ final class StreamPackager: StreamOutput {
     }
 
     private var segmenterConfiguration: SegmenterConfiguration {
-        SegmenterConfiguration(targetDuration: Int64(settings.segmentDuration * Double(MediaTime.timescale)))
+        SegmenterConfiguration(targetDuration: Int64(settings.segmentDuration * Double(MediaTime.timescale)),
+                               format: settings.format, partTarget: Self.partLength(settings))
+    }
+
+    /// Where the segmenter cuts parts: `hls.part_duration` in ticks.
+    static func partLength(_ settings: PackagerSettings) -> Int64? {
+        guard settings.format == .cmaf, let seconds = settings.partDuration else { return nil }
+        return Int64((seconds * Double(MediaTime.timescale)).rounded())
+    }
+
+    /// How much longer than the part length a part can get: RTMP's whole-millisecond timestamps
+    /// make a frame up to a millisecond late, twice over in a worst case.
+    static let partJitter: Int64 = 180
+
+    /// PART-TARGET: the part length plus the jitter, so no part exceeds it (0.336 s for 0.334 s parts);
+    /// PART-HOLD-BACK: three of them (Apple's MUST; the spec's floor is two); CAN-SKIP-UNTIL: six
+    /// target durations (the minimum). Fixed before the first playlist, never changed.
+    static func serverControl(_ settings: PackagerSettings, targetDuration: Int) -> MediaPlaylist.ServerControl? {
+        guard let length = partLength(settings) else { return nil }
+        let partTarget = length + partJitter
+        return MediaPlaylist.ServerControl(partTarget: partTarget, partHoldBack: 3 * partTarget, canSkipUntil: 6 * targetDuration)
     }
 
     func sessionStarted(_ session: Int) {
@@ -152,7 +198,28 @@ final class StreamPackager: StreamOutput {
                 state.sps = nil
             }
             let closed = state.segmenter!.setTracks(video: video, audio: audio)
-            for segment in closed { publish(segment, &state) }
+            handle(closed, &state)
+            if let initialization = state.segmenter!.initialization, initialization != state.initialization {
+                let uri = "\(prefix)-init\(state.initCount).mp4"
+                do {
+                    try files.write(uri, initialization)
+                    state.initCount += 1
+                    state.initialization = initialization
+                    state.map = uri
+                } catch {
+                    logger.error("cannot write the init section", metadata: ["file": "\(uri)", "error": "\(error)"])
+                }
+            }
+        }
+    }
+
+    /// Publishes what the segmenter closed, in order.
+    private func handle(_ outputs: [SegmenterOutput], _ state: inout Pipeline) {
+        for output in outputs {
+            switch output {
+            case .part(let part): publish(part, &state)
+            case .segment(let segment): publish(segment, &state)
+            }
         }
     }
 
@@ -170,7 +237,7 @@ final class StreamPackager: StreamOutput {
             }
             do {
                 let closed = try state.segmenter!.append(sample)
-                for segment in closed { publish(segment, &state) }
+                handle(closed, &state)
                 if !closed.isEmpty {
                     meters.publishDelay.recordNanoseconds((NIODeadline.now() - arrived).nanoseconds)
                 }
@@ -183,7 +250,7 @@ final class StreamPackager: StreamOutput {
     func sessionEnded(_ session: Int) {
         pipeline.withLock { state in
             guard state.session == session, state.segmenter != nil else { return }
-            if let last = state.segmenter!.finish() { publish(last, &state) }
+            handle(state.segmenter!.finish(), &state)
             state.segmenter = nil
             state.discontinuityPending = true
         }
@@ -193,12 +260,14 @@ final class StreamPackager: StreamOutput {
         onEnd(liveStreamID)
         pipeline.withLock { state in
             guard !state.ended else { return }
-            if state.segmenter != nil, let last = state.segmenter!.finish() { publish(last, &state) }
+            if state.segmenter != nil { handle(state.segmenter!.finish(), &state) }
             state.segmenter = nil
             state.ended = true
+            state.openSegment = nil
             state.retention.end()
             writePlaylist(&state)
         }
+        held.wake()
     }
 
     /// The playlist as last written (for tests and the playback side).
@@ -223,6 +292,65 @@ final class StreamPackager: StreamOutput {
     /// The media playlist as last written, once it is playable; nil before.
     var playableMediaPlaylist: ByteBuffer? {
         published.withLock { $0.playable ? $0.playlistBytes : nil }
+    }
+
+    /// What a live media playlist request gets.
+    enum PlaylistAnswer: Sendable, Equatable {
+        case playlist(ByteBuffer)
+        /// Fewer than three segments yet.
+        case notPlayable
+        /// The directives ask for something too far ahead (RFC 8216bis §6.2.5.2).
+        case badRequest(String)
+        /// Held for three target durations without the part appearing (§6.2.5.2: 503).
+        case timedOut
+    }
+
+    /// How long a request is held at most: three target durations (§6.2.5.2).
+    var holdTimeout: Duration { .seconds(3 * playlist.targetDuration) }
+
+    /// The media playlist, after holding a blocking reload until what it asks for is there; the
+    /// delta update when `delta` and the stream offers them. Directives are ignored without LL-HLS.
+    func mediaPlaylist(reload: BlockingReload?, delta: Bool) async -> PlaylistAnswer {
+        let playlist: MediaPlaylist? = published.withLock { $0.playable ? $0.playlist : nil }
+        guard let playlist else { return .notPlayable }
+        if let reload, serverControl != nil {
+            switch reload.decision(in: playlist) {
+            case .badRequest:
+                return .badRequest("_HLS_msn=\(reload.mediaSequence)" + (reload.part.map { " _HLS_part=\($0)" } ?? "")
+                                   + " is too far ahead of the live edge")
+            case .hold:
+                let outcome = await held.wait(timeout: holdTimeout) { [weak self] in
+                    self?.published.withLock { $0.ended || reload.decision(in: $0.playlist) != .hold } ?? true
+                }
+                if outcome == .timedOut { return .timedOut }
+            case .answer: break
+            }
+        }
+        let bytes = published.withLock { published in
+            delta && serverControl != nil ? published.deltaBytes ?? published.playlistBytes : published.playlistBytes
+        }
+        return bytes.map(PlaylistAnswer.playlist) ?? .notPlayable
+    }
+
+    /// What a part request gets.
+    enum PartAnswer: Sendable, Equatable {
+        case part(ByteBuffer)
+        case notFound
+        case timedOut
+    }
+
+    /// A part from memory by URI. The hinted part (the next one) is held until it is complete, then
+    /// sent whole (§6.2.6); any other part that is not (or no longer) there is not found.
+    func part(named uri: String) async -> PartAnswer {
+        guard serverControl != nil, let index = partIndex(uri) else { return .notFound }
+        let (bytes, next, ended) = published.withLock { ($0.parts[index], $0.nextPart, $0.ended) }
+        if let bytes { return .part(bytes) }
+        guard index == next, !ended else { return .notFound }
+        let outcome = await held.wait(timeout: holdTimeout) { [weak self] in
+            self?.published.withLock { $0.ended || $0.nextPart > index } ?? true
+        }
+        if outcome == .timedOut { return .timedOut }
+        return published.withLock { $0.parts[index] }.map(PartAnswer.part) ?? .notFound
     }
 
     /// What a multivariant playlist says about this stream; nil until it is playable.
@@ -255,7 +383,52 @@ final class StreamPackager: StreamOutput {
 
     // MARK: Publishing a segment
 
+    /// Low-Latency HLS: a part of the open segment goes into memory and the playlist.
+    private func publish(_ part: Part, _ state: inout Pipeline) {
+        guard part.bytes.readableBytes > 0 else { return }
+        let index = state.nextPart
+        state.nextPart += 1
+        let keep = partsKept
+        published.withLock { published in
+            published.parts[index] = part.bytes
+            published.nextPart = index + 1
+            published.parts[index - keep] = nil
+        }
+        var open = state.openSegment ?? MediaPlaylist.OpenSegment()
+        if open.parts.isEmpty {
+            open.discontinuity = part.discontinuity || state.discontinuityPending
+            if open.discontinuity || state.anchor == nil { state.anchor = (wallClock() - MediaTime.milliseconds(ticks: part.duration), part.startDTS) }
+            open.programDateTime = state.anchor!.wallMilliseconds + MediaTime.milliseconds(ticks: part.startDTS - state.anchor!.dts)
+            open.map = state.map
+        }
+        open.parts.append(PlaylistPart(uri: partURI(index), duration: part.duration, independent: part.independent))
+        state.openSegment = open
+        writePlaylist(&state)
+    }
+
+    /// Parts kept in memory: those listed (three target durations) and, for as long again after they
+    /// leave the playlist (§6.2.2), those a slow client may still ask for.
+    private var partsKept: Int {
+        guard let control = serverControl else { return 0 }
+        let target = max(Int64(settings.segmentDuration * Double(MediaTime.timescale)), MediaTime.timescale)
+        return Int((6 * target + control.partTarget - 1) / control.partTarget) + 8
+    }
+
+    /// The URI of the part with stream-wide index `index` (numbered across segments and reconnects,
+    /// so a hinted URI stays right whether or not the next part starts a segment).
+    func partURI(_ index: Int) -> String { "\(prefix)-p\(index).m4s" }
+
+    /// The stream-wide index of a part URI of this broadcast; nil for anything else.
+    func partIndex(_ uri: String) -> Int? {
+        guard uri.hasPrefix(prefix + "-p"), uri.hasSuffix(".m4s") else { return nil }
+        let digits = uri.dropFirst(prefix.count + 2).dropLast(4)
+        guard (1...18).contains(digits.count), digits.allSatisfy(\.isASCII), digits.allSatisfy(\.isNumber) else { return nil }
+        return Int(digits)
+    }
+
     private func publish(_ segment: Segment, _ state: inout Pipeline) {
+        let open = state.openSegment
+        state.openSegment = nil
         guard segment.duration > 0, segment.bytes.readableBytes > 0 else { return }
         let size = Int64(segment.bytes.readableBytes)
         let overBudget = state.retention.makeRoom(for: size, totalFree: budget.limit - budget.bytesUsed)
@@ -265,7 +438,7 @@ final class StreamPackager: StreamOutput {
             logger.warning("byte budget exceeded: dropped old segments", metadata: [
                 "dropped": "\(overBudget.count)", "stream_bytes": "\(state.retention.bytes)", "total_bytes": "\(budget.bytesUsed)"])
         }
-        let uri = "\(prefix)-\(state.retention.window.nextSequenceNumber).ts"
+        let uri = "\(prefix)-\(state.retention.window.nextSequenceNumber).\(settings.format.segmentExtension)"
         do {
             try writeWithRetry(uri, segment.bytes, &state)
         } catch {
@@ -278,12 +451,19 @@ final class StreamPackager: StreamOutput {
         meters.written.increment()
         budget.add(size)
 
-        if segment.discontinuity || state.anchor == nil { state.anchor = (wallClock() - MediaTime.milliseconds(ticks: segment.duration), segment.startDTS) }
-        let anchor = state.anchor!
-        let programDateTime = anchor.wallMilliseconds + MediaTime.milliseconds(ticks: segment.startDTS - anchor.dts)
-        let entry = PlaylistSegment(uri: uri, duration: segment.duration,
+        let entry: PlaylistSegment
+        if let open, !open.parts.isEmpty {
+            // Its parts were listed already, with these tags: the segment keeps them.
+            entry = PlaylistSegment(uri: uri, duration: segment.duration, discontinuity: open.discontinuity,
+                                    programDateTime: open.programDateTime, map: open.map, parts: open.parts)
+        } else {
+            if segment.discontinuity || state.anchor == nil { state.anchor = (wallClock() - MediaTime.milliseconds(ticks: segment.duration), segment.startDTS) }
+            let anchor = state.anchor!
+            entry = PlaylistSegment(uri: uri, duration: segment.duration,
                                     discontinuity: segment.discontinuity || state.discontinuityPending,
-                                    programDateTime: programDateTime)
+                                    programDateTime: anchor.wallMilliseconds + MediaTime.milliseconds(ticks: segment.startDTS - anchor.dts),
+                                    map: state.map)
+        }
         state.discontinuityPending = false
         delete(state.retention.append(.init(uri: uri, bytes: size, duration: segment.duration), as: entry))
         writePlaylist(&state, segmentPublished: true)
@@ -325,7 +505,20 @@ final class StreamPackager: StreamOutput {
 
     /// Writes the playlist, then lets readers see it (and the segments it lists, already on disk).
     private func writePlaylist(_ state: inout Pipeline, segmentPublished: Bool = false) {
-        let playlist = state.retention.window.playlist
+        var playlist = state.retention.window.playlist
+        if settings.format == .cmaf { playlist.version = 6 }
+        var delta: ByteBuffer?
+        if let control = serverControl {
+            playlist.serverControl = control
+            if !state.ended {
+                playlist.openSegment = state.openSegment
+                playlist.preloadHint = partURI(state.nextPart)
+            }
+            // Parts are listed for the last three target durations, and none once the stream has
+            // ended (their bytes leave memory with the packager).
+            playlist = playlist.listingParts(within: state.ended ? 0 : 3 * Int64(playlist.targetDuration) * MediaTime.timescale)
+            delta = playlist.delta().map { ByteBuffer(string: $0.render()) }
+        }
         let bytes = ByteBuffer(string: playlist.render())
         do {
             try files.write("index.m3u8", bytes)
@@ -339,8 +532,10 @@ final class StreamPackager: StreamOutput {
             published.playable = playable
             published.variant = variant
             published.ended = ended
+            published.deltaBytes = delta
             if segmentPublished { published.lastSegmentAt = NIODeadline.now() }
         }
+        held.wake()
     }
 
     deinit {

@@ -7,8 +7,12 @@ import Media
 /// ```
 /// GET /{PLAYBACK_ID}.m3u8              multivariant playlist (one variant), 412 until the stream is live
 ///                                      with three segments (players start three segments from the end)
-/// GET /{PLAYBACK_ID}/index.m3u8        the media playlist from tmpfs
-/// GET /{PLAYBACK_ID}/{segment}.ts      segments from tmpfs (long-lived, immutable)
+/// GET /{PLAYBACK_ID}/index.m3u8        the media playlist (from memory while live, else tmpfs)
+///     ?_HLS_msn=M[&_HLS_part=N]         LL-HLS blocking reload: held until that part exists
+///     &_HLS_skip=YES|v2                 LL-HLS delta update
+/// GET /{PLAYBACK_ID}/{segment}.ts|.m4s segments from tmpfs (long-lived, immutable)
+/// GET /{PLAYBACK_ID}/{init}.mp4        CMAF init sections from tmpfs
+/// GET /{PLAYBACK_ID}/{prefix}-pN.m4s   LL-HLS parts from memory; the hinted one is held until complete
 /// ```
 /// 404 for unknown playback IDs, 403 for signed ones (signed playback does not exist yet). CORS open,
 /// HEAD and single byte ranges supported. The playback ID is resolved from memory.
@@ -55,13 +59,21 @@ struct PlaybackController: Sendable {
         let entry = try await resolve(context)
         let name = try context.parameters.require("file")
         let isPlaylist = name == "index.m3u8"
-        guard isPlaylist || (name.hasSuffix(".ts") && name.utf8.count <= 64
+        let kind = Self.mediaKind(name)
+        guard isPlaylist || (kind != nil && name.utf8.count <= 64
                              && name.utf8.allSatisfy { Self.isAlphanumeric($0) || $0 == UInt8(ascii: "-") || $0 == UInt8(ascii: ".") }
                              && !name.hasPrefix(".")) else { throw PlaybackError.notFound }
-        if isPlaylist, let packager = packagers.packager(liveStreamID: entry.liveStreamID) {
+        let live = packagers.packager(liveStreamID: entry.liveStreamID)
+        if isPlaylist, let packager = live {
             // A live broadcast: the playlist comes from memory, no file system round trip.
-            guard let bytes = packager.playableMediaPlaylist else { throw PlaybackError.notActive }
-            return respond(request, bytes, contentType: "application/vnd.apple.mpegurl", cacheControl: "max-age=1")
+            return try await livePlaylist(request, packager)
+        }
+        if kind == .part, let packager = live {
+            switch await packager.part(named: name) {
+            case .part(let bytes): return respond(request, bytes, contentType: "video/mp4", cacheControl: Self.immutable)
+            case .timedOut: throw PlaybackError.holdTimedOut
+            case .notFound: break  // a segment file of that name, or nothing
+            }
         }
         let path = packagers.directory(of: entry.liveStreamID) + "/" + name
         guard let bytes = isPlaylist ? SegmentFiles.read(path: path) : segments.read(path) else {
@@ -69,7 +81,42 @@ struct PlaybackController: Sendable {
         }
         return isPlaylist
             ? respond(request, bytes, contentType: "application/vnd.apple.mpegurl", cacheControl: "max-age=1")
-            : respond(request, bytes, contentType: "video/mp2t", cacheControl: "public, max-age=31536000, immutable")
+            : respond(request, bytes, contentType: kind == .transportStream ? "video/mp2t" : "video/mp4", cacheControl: Self.immutable)
+    }
+
+    static let immutable = "public, max-age=31536000, immutable"
+
+    /// A live media playlist: LL-HLS directives honoured (blocking reload, delta update; §6.2.5).
+    /// Blocking answers have unique URLs and may be cached for six target durations, others for half
+    /// of one (RFC 8216bis App. B.1 "recommended" caching).
+    private func livePlaylist(_ request: Request, _ packager: StreamPackager) async throws -> Response {
+        let query = request.uri.queryParameters
+        let reload: BlockingReload?
+        do {
+            reload = try BlockingReload.parse(msn: query.get("_HLS_msn"), part: query.get("_HLS_part"))
+        } catch {
+            throw PlaybackError.badDirective(error.description)
+        }
+        let skip = query.get("_HLS_skip").map { $0 == "YES" || $0 == "v2" } ?? false
+        switch await packager.mediaPlaylist(reload: reload, delta: skip) {
+        case .playlist(let bytes):
+            let target = packager.playlist.targetDuration
+            let cache = reload != nil ? "public, max-age=\(6 * target)" : packager.serverControl != nil ? "public, max-age=\(max(1, target / 2))" : "max-age=1"
+            return respond(request, bytes, contentType: "application/vnd.apple.mpegurl", cacheControl: cache)
+        case .notPlayable: throw PlaybackError.notActive
+        case .badRequest(let reason): throw PlaybackError.badDirective(reason)
+        case .timedOut: throw PlaybackError.holdTimedOut
+        }
+    }
+
+    /// What a media file name is, by its extension (parts: `<prefix>-p<N>.m4s`).
+    enum MediaKind { case transportStream, segment, part, initialization }
+
+    static func mediaKind(_ name: String) -> MediaKind? {
+        if name.hasSuffix(".ts") { return .transportStream }
+        if name.hasSuffix(".mp4") { return .initialization }
+        guard name.hasSuffix(".m4s") else { return nil }
+        return name.contains("-p") ? .part : .segment
     }
 
     /// The response with CORS and caching headers, honouring HEAD and a single `Range: bytes=`.

@@ -9,12 +9,18 @@ enum PlaybackError: HTTPResponseError, Equatable {
     case notActive
     /// A signed playback ID (signed playback does not exist yet).
     case signed
+    /// LL-HLS delivery directives that cannot be honoured (RFC 8216bis §6.2.5.2: 400).
+    case badDirective(String)
+    /// A held request whose part did not appear within three target durations (§6.2.5.2: 503).
+    case holdTimedOut
 
     var status: HTTPResponse.Status {
         switch self {
         case .notFound: .notFound
         case .notActive: .preconditionFailed
         case .signed: .forbidden
+        case .badDirective: .badRequest
+        case .holdTimedOut: .serviceUnavailable
         }
     }
 
@@ -23,6 +29,8 @@ enum PlaybackError: HTTPResponseError, Equatable {
         case .notFound: "not_found"
         case .notActive: "stream_not_active"
         case .signed: "forbidden"
+        case .badDirective: "invalid_parameters"
+        case .holdTimedOut: "service_unavailable"
         }
     }
 
@@ -31,6 +39,8 @@ enum PlaybackError: HTTPResponseError, Equatable {
         case .notFound: "The requested resource either doesn't exist or you don't have access to it."
         case .notActive: "The live stream is not active"
         case .signed: "Signed playback is not supported yet"
+        case .badDirective(let reason): reason
+        case .holdTimedOut: "The requested part did not appear within three target durations; the publisher may have stalled"
         }
     }
 

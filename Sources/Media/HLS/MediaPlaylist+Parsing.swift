@@ -23,6 +23,7 @@ extension MediaPlaylist {
         var pending: (duration: Int64, line: Int)?
         var discontinuity = false
         var programDateTime: Int64?
+        var map: String?
 
         for (offset, rawLine) in lines.enumerated().dropFirst() {
             let lineNumber = offset + 1
@@ -33,7 +34,7 @@ extension MediaPlaylist {
                     throw PlaylistError.uriWithoutDuration(uri: String(line.prefix(256)), line: lineNumber)
                 }
                 segments.append(PlaylistSegment(uri: String(line), duration: duration,
-                                                 discontinuity: discontinuity, programDateTime: programDateTime))
+                                                 discontinuity: discontinuity, programDateTime: programDateTime, map: map))
                 pending = nil
                 discontinuity = false
                 programDateTime = nil
@@ -59,6 +60,9 @@ extension MediaPlaylist {
             case "#EXT-X-PROGRAM-DATE-TIME":
                 guard let time = ProgramDateTime.parse(value) else { throw invalid() }
                 programDateTime = time
+            case "#EXT-X-MAP":
+                guard value.hasPrefix("URI=\""), let end = value.dropFirst(5).firstIndex(of: "\"") else { throw invalid() }
+                map = String(value[value.index(value.startIndex, offsetBy: 5)..<end])
             case "#EXTINF":
                 let number = value.prefix { $0 != "," }
                 guard let milliseconds = Self.milliseconds(decimal: number) else { throw invalid() }

@@ -15,12 +15,33 @@ public struct PlaylistSegment: Sendable, Equatable {
     public var discontinuity: Bool
     /// Wall-clock time of the first sample, milliseconds since the Unix epoch (EXT-X-PROGRAM-DATE-TIME).
     public var programDateTime: Int64?
+    /// The EXT-X-MAP URI in effect for this segment (CMAF); rendered where it changes.
+    public var map: String?
+    /// Its partial segments (EXT-X-PART), listed for the newest segments only.
+    public var parts: [PlaylistPart]
 
     /// Creates a segment entry.
-    public init(uri: String, duration: Int64, discontinuity: Bool = false, programDateTime: Int64? = nil) {
+    public init(uri: String, duration: Int64, discontinuity: Bool = false, programDateTime: Int64? = nil,
+                map: String? = nil, parts: [PlaylistPart] = []) {
         self.uri = uri
         self.duration = duration
         self.discontinuity = discontinuity
         self.programDateTime = programDateTime
+        self.map = map
+        self.parts = parts
+    }
+}
+
+/// One EXT-X-PART line (RFC 8216bis §4.4.4.9): `DURATION=<s>,URI="<u>"[,INDEPENDENT=YES]`.
+public struct PlaylistPart: Sendable, Equatable {
+    public var uri: String
+    /// Duration in 90 kHz ticks.
+    public var duration: Int64
+    public var independent: Bool
+
+    public init(uri: String, duration: Int64, independent: Bool) {
+        self.uri = uri
+        self.duration = duration
+        self.independent = independent
     }
 }

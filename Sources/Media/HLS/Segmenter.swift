@@ -1,10 +1,13 @@
 import NIOCore
 
-/// Cuts a live stream of samples into MPEG-TS segments for HLS (RFC 8216 §3, §6.2.1).
+/// Cuts a live stream of samples into HLS segments (RFC 8216bis §3, §6.2.1), and with CMAF parts
+/// into partial segments (§3.3), driving a ``SegmentMuxer`` (MPEG-TS or fMP4).
 ///
 /// ```
 /// video+audio:  [drop until first IDR] |IDR ... ≥ target ... |IDR ... |IDR ...      cuts only at IDRs
 /// audio-only:   |AAC AAC ... ≥ target |AAC ...                                      cuts by time
+/// parts:        |p0 (IDR: independent)|p1|p2|...|pn| |p0 ...    a part closes when its next frame
+///               would pass the part target; a segment's cut closes its last (shorter) part
 /// DTS jump > maximumTimestampJump or backward step, codec change, markDiscontinuity():
 ///               close the open segment; the next one starts (at an IDR) with discontinuity = true
 /// ```
@@ -17,7 +20,7 @@ public struct Segmenter: Sendable {
 
     private var videoTrack: MediaTrack?
     private var audioTrack: MediaTrack?
-    private var muxer: TransportStreamMuxer?
+    private var muxer: (any SegmentMuxer)?
     private var open: OpenSegment?
     private var pendingDiscontinuity = false
     /// DTS of the last sample written, per track, for jump detection and duration estimates.
@@ -29,10 +32,18 @@ public struct Segmenter: Sendable {
 
     /// A segment being filled.
     private struct OpenSegment {
-        var bytes: ByteBuffer
+        /// Bytes of the fragment being filled (MPEG-TS: the whole segment).
+        var current: ByteBuffer
+        /// Closed parts.
+        var parts: [ByteBuffer] = []
         var startDTS: Int64
         var lastTimingDTS: Int64
         var discontinuity: Bool
+        /// Where the open part starts on the timing track, and whether its first video sample is an IDR.
+        var partStart: Int64
+        var partIndependent: Bool?
+        var partHasSamples = false
+        var partHasTimingSamples = false
     }
 
     /// Creates a segmenter; nothing is cut before ``setTracks(video:audio:)``.
@@ -40,33 +51,30 @@ public struct Segmenter: Sendable {
         self.configuration = configuration
     }
 
+    /// The EXT-X-MAP resource of the current tracks (CMAF); nil for MPEG-TS or before any tracks.
+    public var initialization: ByteBuffer? { muxer?.initialization }
+
     /// The track whose timestamps measure segments: video when present, else audio.
     private var timingKind: TrackKind { videoTrack != nil ? .video : .audio }
 
     /// Announces the tracks (the publisher's sequence headers). The first call starts segmenting; a
     /// later call with different tracks closes the open segment (returned) and the next segment
-    /// starts with a discontinuity and PAT/PMT for the new tracks. The same tracks again change nothing.
-    public mutating func setTracks(video: MediaTrack?, audio: MediaTrack?) -> [Segment] {
+    /// starts with a discontinuity (and new tables or a new init section). The same tracks again change nothing.
+    public mutating func setTracks(video: MediaTrack?, audio: MediaTrack?) -> [SegmenterOutput] {
+        let video = video?.kind == .video ? video : nil, audio = audio?.kind == .audio ? audio : nil
         if muxer != nil, video == videoTrack, audio == audioTrack { return [] }
-        var closed: [Segment] = []
-        if let segment = closeOpenSegment(endingAt: nil) { closed.append(segment) }
+        let closed = closeOpenSegment(endingAt: nil)
         if muxer != nil { pendingDiscontinuity = true }
-        var record: AVCDecoderConfigurationRecord?
-        var config: AudioSpecificConfig?
-        for track in [video, audio].compactMap({ $0 }) {
-            switch track {
-            case .h264(let value): record = value
-            case .aac(let value): config = value
-            }
+        muxer = configuration.format.makeMuxer(video: video, audio: audio, continuing: muxer)
+        videoTrack = video
+        audioTrack = audio
+        var frameDuration: Int64?
+        if case .h264(let record) = video {
+            frameDuration = record.sequenceParameterSets.first
+                .flatMap { try? SequenceParameterSet(parsing: $0) }?.frameRate
+                .flatMap { $0 > 0 && $0 < 1000 ? Int64((90_000 / $0).rounded()) : nil }
         }
-        var next = TransportStreamMuxer(video: record, audio: config)
-        next.continuityCounters = muxer?.continuityCounters ?? [:]
-        muxer = next
-        videoTrack = record.map(MediaTrack.h264)
-        audioTrack = config.map(MediaTrack.aac)
-        videoFrameDuration = record?.sequenceParameterSets.first
-            .flatMap { try? SequenceParameterSet(parsing: $0) }?.frameRate
-            .flatMap { $0 > 0 && $0 < 1000 ? Int64((90_000 / $0).rounded()) : nil }
+        videoFrameDuration = frameDuration
         lastDTS = [:]
         lastStep = [:]
         return closed
@@ -78,64 +86,95 @@ public struct Segmenter: Sendable {
         pendingDiscontinuity = true
     }
 
-    /// Adds one sample; returns the segments it closed (oldest first, usually none or one).
+    /// Adds one sample; returns what it closed (oldest first, usually nothing, a part, or a part and
+    /// its segment).
     ///
-    /// Throws what ``TransportStreamMuxer/write(_:into:)`` throws for a malformed sample; the
-    /// segmenter's state is then unchanged and the sample is not written.
-    public mutating func append(_ sample: MediaSample) throws -> [Segment] {
-        guard var muxer, hasTrack(sample.kind) else { return [] }
+    /// Throws what the muxer's `write` throws for a malformed sample; the segmenter's state is then
+    /// unchanged and the sample is not written.
+    public mutating func append(_ sample: MediaSample) throws -> [SegmenterOutput] {
+        guard muxer != nil, hasTrack(sample.kind) else { return [] }
         let restart = (pendingDiscontinuity && open != nil) || isTimestampJump(sample)
         let continues = open != nil && !restart
         let startsSegment = continues ? isCutPoint(sample) : canStartSegment(with: sample)
-        let dropped = !continues && !startsSegment
         if continues && !startsSegment {
-            // The common case: mux straight into the open segment; a throw rolls the bytes back.
-            let mark = open!.bytes.writerIndex
-            do {
-                try muxer.write(sample, into: &open!.bytes)
-            } catch {
-                open!.bytes.moveWriterIndex(to: mark)
-                throw error
-            }
-            record(sample)
-            self.muxer = muxer
-            return []
+            // The common case: mux straight into the open fragment; a throw rolls the bytes back.
+            try write(sample)
+            return closePartIfFull(after: sample)
         }
-        var packets = ByteBuffer()
-        if !dropped { try muxer.write(sample, into: &packets) }  // may throw: no state changed yet
-
-        var closed: [Segment] = []
+        if continues || restart {
+            // Something closes before the sample is written: check it first, so a bad sample changes nothing.
+            var probe = muxer!
+            var scratch = ByteBuffer()
+            try probe.write(sample, into: &scratch)
+        }
+        var closed: [SegmenterOutput] = []
         if restart {
-            if let segment = closeOpenSegment(endingAt: nil) { closed.append(segment) }
+            closed += closeOpenSegment(endingAt: nil)
             pendingDiscontinuity = true
             lastDTS = [:]
         }
-        if dropped { return closed }
-        if startsSegment {
-            if continues, let segment = closeOpenSegment(endingAt: sample.dts) { closed.append(segment) }
-            var bytes = ByteBuffer()
-            muxer.writeTables(into: &bytes)
-            open = OpenSegment(bytes: bytes, startDTS: sample.dts, lastTimingDTS: sample.dts,
-                               discontinuity: pendingDiscontinuity)
-            pendingDiscontinuity = false
-        }
-        open!.bytes.writeImmutableBuffer(packets)
-        record(sample)
-        self.muxer = muxer
-        return closed
+        guard startsSegment || continues else { return closed }
+        // Audio that came after the last part closed but before this keyframe stays held and opens
+        // the next segment's first part, rather than making a part of no duration.
+        let carried = continues && configuration.partTarget != nil && open!.partHasSamples && !open!.partHasTimingSamples
+        if continues { closed += closeOpenSegment(endingAt: sample.dts, closingPart: !carried) }
+        var bytes = ByteBuffer()
+        muxer!.beginSegment(into: &bytes)
+        open = OpenSegment(current: bytes, startDTS: sample.dts, lastTimingDTS: sample.dts,
+                           discontinuity: pendingDiscontinuity, partStart: sample.dts, partHasSamples: carried)
+        pendingDiscontinuity = false
+        try write(sample)
+        return closed + closePartIfFull(after: sample)
     }
 
-    /// Notes a written sample's timing: the open segment's last timing DTS and the per-track steps.
-    private mutating func record(_ sample: MediaSample) {
+    /// Closes everything open (end of stream): the last part and segment; empty when none is open.
+    public mutating func finish() -> [SegmenterOutput] {
+        defer { lastDTS = [:] }
+        return closeOpenSegment(endingAt: nil)
+    }
+
+    // MARK: Writing
+
+    /// Muxes into the open fragment and notes the sample's timing; a throw leaves both as they were.
+    private mutating func write(_ sample: MediaSample) throws {
+        let mark = open!.current.writerIndex
+        do {
+            try muxer!.write(sample, into: &open!.current)
+        } catch {
+            open!.current.moveWriterIndex(to: mark)
+            throw error
+        }
+        open!.partHasSamples = true
+        if sample.kind == timingKind { open!.partHasTimingSamples = true }
+        if sample.kind == .video, open!.partIndependent == nil { open!.partIndependent = sample.isKeyframe }
         if sample.kind == timingKind { open!.lastTimingDTS = sample.dts }
         if let last = lastDTS[sample.kind], sample.dts > last { lastStep[sample.kind] = sample.dts - last }
         lastDTS[sample.kind] = sample.dts
     }
 
-    /// Closes and returns the open segment (end of stream); nil when none is open.
-    public mutating func finish() -> Segment? {
-        defer { lastDTS = [:] }
-        return closeOpenSegment(endingAt: nil)
+    /// With parts: after a timing sample, closes the part when one more frame would pass the target.
+    private mutating func closePartIfFull(after sample: MediaSample) -> [SegmenterOutput] {
+        guard let target = configuration.partTarget, sample.kind == timingKind, let open else { return [] }
+        let step = estimatedStep
+        guard sample.dts + 2 * step - open.partStart > target else { return [] }
+        return closePart(endingAt: sample.dts + step).map { [.part($0)] } ?? []
+    }
+
+    /// Ends the open fragment at `end`; with parts, returns it as a part and starts the next one there.
+    private mutating func closePart(endingAt end: Int64) -> Part? {
+        guard open != nil, open!.partHasSamples else { return nil }
+        muxer!.endFragment(endingAt: end, into: &open!.current)
+        guard configuration.partTarget != nil else { return nil }
+        let bytes = open!.current
+        open!.parts.append(bytes)
+        let part = Part(bytes: bytes, startDTS: open!.partStart, duration: max(0, end - open!.partStart),
+                        independent: open!.partIndependent ?? true, discontinuity: open!.discontinuity)
+        open!.current = ByteBuffer()
+        open!.partStart = end
+        open!.partIndependent = nil
+        open!.partHasSamples = false
+        open!.partHasTimingSamples = false
+        return part
     }
 
     private func hasTrack(_ kind: TrackKind) -> Bool {
@@ -160,19 +199,29 @@ public struct Segmenter: Sendable {
         videoTrack == nil || (sample.kind == .video && sample.isKeyframe)
     }
 
-    /// Closes the open segment, ending at `end` or, when nil, at the last timing sample plus its
-    /// estimated duration.
-    private mutating func closeOpenSegment(endingAt end: Int64?) -> Segment? {
-        guard let segment = open else { return nil }
+    /// Closes the open segment and (unless told not to) its last part, ending at `end` or, when nil,
+    /// at the last timing sample plus its estimated duration.
+    private mutating func closeOpenSegment(endingAt end: Int64?, closingPart: Bool = true) -> [SegmenterOutput] {
+        guard let segment = open else { return [] }
+        let end = end ?? segment.lastTimingDTS + estimatedStep
+        var closed: [SegmenterOutput] = []
+        if closingPart, let part = closePart(endingAt: end) { closed.append(.part(part)) }
+        let finished = open!
         open = nil
-        let estimatedEnd = segment.lastTimingDTS + (lastStep[timingKind] ?? fallbackSampleDuration)
-        return Segment(bytes: segment.bytes, startDTS: segment.startDTS,
-                       duration: max(0, (end ?? estimatedEnd) - segment.startDTS),
-                       discontinuity: segment.discontinuity)
+        var bytes = finished.current
+        if !finished.parts.isEmpty {
+            bytes = ByteBuffer()
+            bytes.reserveCapacity(finished.parts.reduce(0) { $0 + $1.readableBytes })
+            for part in finished.parts { bytes.writeImmutableBuffer(part) }
+        }
+        closed.append(.segment(Segment(bytes: bytes, startDTS: finished.startDTS, duration: max(0, end - finished.startDTS),
+                                       discontinuity: finished.discontinuity)))
+        return closed
     }
 
-    /// A sample's duration before any step was seen: the SPS frame rate or one AAC frame.
-    private var fallbackSampleDuration: Int64 {
+    /// The timing track's last step, or before any, the SPS frame rate or one AAC frame.
+    private var estimatedStep: Int64 {
+        if let step = lastStep[timingKind] { return step }
         if videoTrack != nil { return videoFrameDuration ?? 0 }
         if case .aac(let config) = audioTrack { return config.frameDurationTicks }
         return 0

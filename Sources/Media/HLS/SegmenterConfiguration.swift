@@ -10,13 +10,23 @@ public struct SegmenterConfiguration: Sendable, Equatable {
     /// Largest backward step of a track's DTS tolerated without a discontinuity, in ticks (default
     /// 1 ms: absorbs millisecond rounding of RTMP timestamps, nothing more).
     public var backwardTolerance: Int64
+    /// MPEG-TS or CMAF.
+    public var format: SegmentFormat
+    /// With CMAF: the part length in ticks. A part closes when its next frame, a step like the last
+    /// one, would end past it; nil cuts no parts (one fragment per segment). A frame that comes a
+    /// little late (RTMP timestamps are whole milliseconds) can make a part longer by that much.
+    public var partTarget: Int64?
 
     /// Creates a configuration.
     public init(
         targetDuration: Int64 = 2 * 90_000,
         maximumTimestampJump: Int64 = 10 * 90_000,
-        backwardTolerance: Int64 = 90
+        backwardTolerance: Int64 = 90,
+        format: SegmentFormat = .mpegts,
+        partTarget: Int64? = nil
     ) {
+        self.format = format
+        self.partTarget = format == .cmaf ? partTarget.map { max($0, 900) } : nil
         self.targetDuration = targetDuration
         self.maximumTimestampJump = maximumTimestampJump
         self.backwardTolerance = backwardTolerance

@@ -29,12 +29,12 @@ import Testing
 
     static func run(_ segmenter: inout Segmenter, _ samples: [MediaSample]) throws -> [Segment] {
         var segments: [Segment] = []
-        for sample in samples { segments += try segmenter.append(sample) }
+        for sample in samples { segments += try segmenter.append(sample).compactMap(\.segment) }
         return segments
     }
 
     static func finished(_ segmenter: inout Segmenter) throws -> Segment {
-        let segment = segmenter.finish()
+        let segment = segmenter.finish().last?.segment
         return try #require(segment)
     }
 
@@ -62,7 +62,7 @@ import Testing
             #expect(segment.duration == next.startDTS - segment.startDTS)
         }
         let none = segmenter.finish()
-        #expect(none == nil)
+        #expect(none.isEmpty)
     }
 
     @Test func everySegmentIsValidTransportStreamStartingWithTablesAndKeyframe() throws {
@@ -137,7 +137,7 @@ import Testing
         #expect(changed.isEmpty)
         // New SPS (1080p) and no audio: the open segment closes.
         let sps1080 = [UInt8](tsHex: "67640028acd940780227e5c044000003000400000300c83c60c658")
-        let closed = segmenter.setTracks(video: .h264(Fx.record(sps: sps1080)), audio: nil)
+        let closed = segmenter.setTracks(video: .h264(Fx.record(sps: sps1080)), audio: nil).compactMap(\.segment)
         #expect(closed.map(\.startDTS) == [180_000])
         #expect(closed.first?.duration == 15 * Self.frame)  // 15 frames of 1/30 s (last step estimated)
         segments += closed
@@ -196,7 +196,7 @@ import Testing
     @Test func markDiscontinuityAfterFinishFlagsNextSegment() throws {
         var segmenter = Self.make(video: false)
         _ = try Self.run(&segmenter, [Fx.audio(dts: 0), Fx.audio(dts: 1920)])
-        let first = segmenter.finish()
+        let first = segmenter.finish().last?.segment
         #expect(first?.duration == 3840)
         segmenter.markDiscontinuity()
         let changed = segmenter.setTracks(video: nil, audio: Self.audioTrack)
@@ -222,12 +222,12 @@ import Testing
         let appended = try segmenter.append(Fx.video(dts: 0, key: true))
         #expect(appended.isEmpty)
         let none = segmenter.finish()
-        #expect(none == nil)
+        #expect(none.isEmpty)
         let changed = segmenter.setTracks(video: nil, audio: Self.audioTrack)
         #expect(changed.isEmpty)
         let appended2 = try segmenter.append(Fx.video(dts: 0, key: true))
         #expect(appended2.isEmpty)
         let none2 = segmenter.finish()
-        #expect(none2 == nil)
+        #expect(none2.isEmpty)
     }
 }

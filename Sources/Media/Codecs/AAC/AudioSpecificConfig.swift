@@ -17,6 +17,8 @@ public struct AudioSpecificConfig: Sendable, Equatable {
     public var sampleRate: Int
     /// Channel configuration 0...7.
     public var channelConfiguration: Int
+    /// The config as it arrived, or as the fields encode it (the `esds` DecoderSpecificInfo of fMP4).
+    public var bytes: ByteBuffer
 
     /// The sampling rates indexed by samplingFrequencyIndex.
     public static let sampleRates = [96000, 88200, 64000, 48000, 44100, 32000, 24000, 22050, 16000, 12000, 11025, 8000, 7350]
@@ -27,10 +29,13 @@ public struct AudioSpecificConfig: Sendable, Equatable {
         self.samplingFrequencyIndex = samplingFrequencyIndex
         self.sampleRate = Self.sampleRates[min(samplingFrequencyIndex, Self.sampleRates.count - 1)]
         self.channelConfiguration = channelConfiguration
+        let packed = UInt16(objectType & 0x1F) << 11 | UInt16(samplingFrequencyIndex & 0x0F) << 7 | UInt16(channelConfiguration & 0x0F) << 3
+        bytes = ByteBuffer(integer: packed)
     }
 
     /// Parses the leading fields of an AudioSpecificConfig.
     public init(parsing payload: ByteBuffer) throws {
+        bytes = payload
         var bits = BitReader(payload)
         var type = Int(try bits.read(5))
         if type == 31 { type = 32 + Int(try bits.read(6)) }

@@ -24,9 +24,12 @@ public struct AVCDecoderConfigurationRecord: Sendable, Equatable {
     public var sequenceParameterSets: [ByteBuffer]
     /// Picture parameter set NAL units (with their NAL header byte).
     public var pictureParameterSets: [ByteBuffer]
+    /// The record as it arrived (the `avcC` box body of fMP4, ISO/IEC 14496-15 §5.4.2.1, copies it).
+    public var bytes: ByteBuffer
 
     /// Parses a record; throws ``H264Error`` or ``PayloadError`` on malformed input.
     public init(parsing payload: ByteBuffer) throws {
+        bytes = payload
         var reader = PayloadReader(payload)
         let version: UInt8 = try reader.read()
         guard version == 1 else { throw H264Error.unsupportedConfigurationVersion(version) }
