@@ -205,7 +205,15 @@ public struct Segmenter: Sendable {
         guard let segment = open else { return [] }
         let end = end ?? segment.lastTimingDTS + estimatedStep
         var closed: [SegmenterOutput] = []
-        if closingPart, let part = closePart(endingAt: end) { closed.append(.part(part)) }
+        if closingPart, configuration.partTarget != nil, segment.partHasSamples, !segment.partHasTimingSamples {
+            // Audio that arrived after the last frame's part closed lies within that part's time:
+            // a part of its own would last nothing. Those frames (at most a few, at the stream's end
+            // or a discontinuity) are dropped.
+            var discarded = ByteBuffer()
+            muxer!.endFragment(endingAt: end, into: &discarded)
+        } else if closingPart, let part = closePart(endingAt: end) {
+            closed.append(.part(part))
+        }
         let finished = open!
         open = nil
         var bytes = finished.current
