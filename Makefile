@@ -8,13 +8,13 @@ DEV_CONFIG := etc/onair/onair.dev.yaml
 RUN_CONFIG := .run/onair.dev.yaml
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
-# System packages: build (libsqlite3-dev), real publishers and players for the tests.
-BUILD_PACKAGES := libsqlite3-dev libsystemd-dev pkg-config openssl
+# System packages: build (libsqlite3-dev; zlib1g-dev for gzipped playlists), real publishers and players for the tests.
+BUILD_PACKAGES := libsqlite3-dev libsystemd-dev zlib1g-dev pkg-config openssl
 TEST_PACKAGES := ffmpeg gstreamer1.0-tools gstreamer1.0-plugins-base gstreamer1.0-plugins-good \
 	gstreamer1.0-plugins-bad gstreamer1.0-plugins-ugly gstreamer1.0-libav python3-venv chromium prometheus
 # Building the .deb (debian/control's Build-Depends plus lintian) and testing it (systemd-analyze,
 # setpriv, strace for the sandbox checks).
-DEB_PACKAGES := debhelper dpkg-dev fakeroot lintian libsystemd-dev
+DEB_PACKAGES := debhelper dpkg-dev fakeroot lintian libsystemd-dev zlib1g-dev
 PACKAGE_TEST_PACKAGES := systemd util-linux procps strace openssl ca-certificates
 
 # The package version comes from packaging/debian/changelog (first line: onair (VERSION) ...).

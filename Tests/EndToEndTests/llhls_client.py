@@ -278,8 +278,10 @@ class Client:
         self.position = None  # (msn, number) of the last part fetched
 
     def get(self, url, session=None, **params):
-        """GET url?params; returns (response, time.time() when it arrived)."""
-        r = (session or self.sessions[0]).get(url, params=params, timeout=self.timeout)
+        """GET url?params; returns (response, time.time() when it arrived). The server may hold a request for
+        3 target durations: the timeout allows for it."""
+        held = 3 * self.playlist.target_duration + 5 if self.playlists and self.playlist.target_duration else 0
+        r = (session or self.sessions[0]).get(url, params=params, timeout=max(self.timeout, held))
         return r, time.time()
 
     @property
@@ -307,8 +309,13 @@ class Client:
         if msn is not None:
             self.reloads.append((msn, part, r.status_code, time.monotonic() - started))
         assert r.status_code == 200, f"{self.media_url} {params} -> {r.status_code}: {r.text[:500]}"
-        self.playlists.append(parse_media_playlist(r.text, received))
-        return self.playlist
+        playlist = parse_media_playlist(r.text, received)
+        if playlist.skipped:  # a delta update may leave out the EXT-X-MAP of the segments it skipped
+            known = {s.msn: s.map_uri for p in self.playlists for s in p.segments}
+            for segment in playlist.segments:
+                segment.map_uri = segment.map_uri or known.get(playlist.media_sequence + playlist.skipped - 1)
+        self.playlists.append(playlist)
+        return playlist
 
     def next_directive(self, playlist=None):
         """(msn, part) of the part after the last one listed, as hls.js asks for it: the next part of the open

@@ -192,21 +192,22 @@ def test_blocking_reloads_bad_directives_and_delta_updates(onair):
             assert r.status_code == 400, f"{params} -> {r.status_code}: {r.text[:500]}"
             assert time.monotonic() - started < 1, f"{params} was held before its 400"
 
-        # Delta updates: once the playlist is longer than CAN-SKIP-UNTIL, _HLS_skip=YES replaces the older
-        # segments with EXT-X-SKIP.
+        # Delta updates: once the playlist is well longer than CAN-SKIP-UNTIL, _HLS_skip=YES replaces the
+        # older segments with EXT-X-SKIP.
         can_skip = float(after.server_control["CAN-SKIP-UNTIL"])
         assert can_skip >= 6 * after.target_duration, after.server_control
+        long_enough = can_skip + 3 * after.target_duration
         deadline = time.monotonic() + 45
-        while sum(s.duration for s in client.playlist.segments) <= can_skip + after.target_duration \
-                and time.monotonic() < deadline:
+        while sum(s.duration for s in client.playlist.segments if s.uri) <= long_enough and time.monotonic() < deadline:
             client.follow(1)
         full = client.load()
         delta = client.load(*client.next_directive(full), skip=True)
         full_uris = {s.msn: s.uri for s in full.segments if s.uri}
+        full_maps = {s.msn: s.map_uri for s in full.segments}
         for segment in delta.segments:
             if segment.uri and segment.msn in full_uris:
                 assert segment.uri == full_uris[segment.msn], (segment, full.text, delta.text)
-        if sum(s.duration for s in full.segments) > can_skip + full.target_duration:
+        if sum(s.duration for s in full.segments if s.uri) > long_enough:
             lines = delta.text.splitlines()
             skip = next((i for i, line in enumerate(lines) if line.startswith("#EXT-X-SKIP:")), None)
             assert skip is not None and delta.skipped > 0, delta.text
@@ -215,6 +216,7 @@ def test_blocking_reloads_bad_directives_and_delta_updates(onair):
             assert media_sequence < skip, delta.text
             assert sum(s.duration for s in delta.segments) >= can_skip, delta.text
             assert delta.segments[0].msn > full.segments[0].msn, (full.text, delta.text)
+            assert all(s.map_uri == full_maps[s.msn] for s in delta.segments if s.msn in full_maps), delta.text
         else:
             assert delta.segments and delta.part_target == full.part_target, delta.text
         assert publisher.poll() is None, f"ffmpeg stopped early: {publisher.stderr.read()}"
@@ -310,13 +312,14 @@ def test_ffmpeg_and_gstreamer_play_low_and_reduced_latency(onair):
 
 
 def test_audio_only_and_long_gop_streams_keep_parts_flowing(onair):
-    kinds = {"audio only": (make_clip("av", 40), ["-vn"]), "10 s GOP": (make_clip("av", 40, gop=300), [])}
+    # onair lists a stream once it has 3 segments: 30 s with a keyframe every 10 s.
+    kinds = {"audio only": (make_clip("av", 60), ["-vn"]), "10 s GOP": (make_clip("av", 60, gop=300), [])}
     streams = {kind: create(onair) for kind in kinds}
     publishers = [onair.publish(clip, streams[kind][0], extra=extra) for kind, (clip, extra) in kinds.items()]
     try:
         clients, firsts, followers = {}, {}, []
         for kind, (_, pid) in streams.items():
-            clients[kind] = started_client(onair, pid, timeout=30)
+            clients[kind] = started_client(onair, pid, timeout=45)
             firsts[kind] = clients[kind].playlist
             followers.append(following(clients[kind], 15))
         for follower, errors in followers:

@@ -1,12 +1,15 @@
 import Hummingbird
 import HummingbirdCore
+import HummingbirdHTTP2
 import Logging
 import NIOCore
+import NIOHTTP2
 import NIOSSL
 import Prometheus
 import ServiceLifecycle
 
-/// Builds the HTTPS server (API, playback, /healthz, /metrics; TLS 1.2+, reloadable certificate) and
+/// Builds the HTTPS server (API, playback, /healthz, /metrics; TLS 1.2+, reloadable certificate,
+/// HTTP/2 or HTTP/1.1 by ALPN) and
 /// the optional plain-HTTP server (playback and /healthz only: the API is never served without TLS).
 enum HTTPServers {
     typealias SecureRouter = Router<BasicRequestContext>
@@ -34,6 +37,10 @@ enum HTTPServers {
         let idleTimeout = TimeAmount.milliseconds(Int64(config.idleTimeout * 1000))
         let http1 = HTTP1Channel.Configuration(
             additionalChannelHandlers: [RequestDeadlineHandler(requestTimeout: requestTimeout, idleTimeout: idleTimeout)])
+        // HTTP/2: each stream gets the HTTP/1.1 deadlines; a connection with no open stream closes
+        // after the idle timeout. NIO allows 100 concurrent streams per connection.
+        let http2 = HTTP2ChannelConfiguration(idleTimeout: .milliseconds(Int64(config.idleTimeout * 1000)),
+                                              gracefulCloseTimeout: .seconds(5), streamConfiguration: http1)
         let connections = ConnectionCounter(limit: config.maxConnections)
         let onRunning = dependencies.onRunning
 
@@ -45,8 +52,10 @@ enum HTTPServers {
         api.register(on: secure.group("video/v1").add(middleware: AuthMiddleware(tokens: dependencies.tokens)))
         playback.register(on: secure)
         var servers: [any Service] = [
-            Application(router: secure, server: .limited(connections) { [tls = dependencies.tls] in
-                            ReloadableTLSChannel(base: HTTP1Channel(responder: $0, configuration: http1), contexts: tls)
+            Application(router: secure, server: .limited(connections) { [tls = dependencies.tls] responder in
+                            ReloadableTLSChannel(http1: HTTP1Channel(responder: responder, configuration: http1),
+                                                 http2: HTTP2Channel(responder: responder, configuration: http2),
+                                                 contexts: tls, handshakeTimeout: requestTimeout)
                         },
                         configuration: .init(address: .hostname(config.listen.host, port: config.listen.port), serverName: "onair"),
                         onServerRunning: { _ in await onRunning() }, logger: dependencies.logger),
@@ -80,6 +89,7 @@ enum HTTPServers {
             let key = try NIOSSLPrivateKey(file: config.tlsKey, format: .pem)
             var tls = TLSConfiguration.makeServerConfiguration(certificateChain: chain, privateKey: .privateKey(key))
             tls.minimumTLSVersion = .tlsv12
+            tls.applicationProtocols = NIOHTTP2SupportedALPNProtocols
             _ = try NIOSSLContext(configuration: tls)  // a key that does not match the certificate fails here
             return tls
         } catch {

@@ -1,5 +1,6 @@
 import Foundation
 import Logging
+import CompressNIO
 import Media
 import Metrics
 import NIOCore
@@ -66,6 +67,10 @@ final class StreamPackager: StreamOutput {
         var lastSegmentAt: NIODeadline?
         /// Low-Latency HLS: the delta update (`_HLS_skip=YES`) of `playlist`.
         var deltaBytes: ByteBuffer?
+        /// One more per playlist written; the gzipped playlist and delta of this version, once asked for.
+        var version = 0
+        var gzipped: ByteBuffer?
+        var gzippedDelta: ByteBuffer?
         /// Low-Latency HLS: the parts still downloadable, by their stream-wide index, and the next index.
         var parts: [Int: ByteBuffer] = [:]
         var nextPart = 0
@@ -296,7 +301,8 @@ final class StreamPackager: StreamOutput {
 
     /// What a live media playlist request gets.
     enum PlaylistAnswer: Sendable, Equatable {
-        case playlist(ByteBuffer)
+        /// The playlist, gzipped when asked for (RFC 8216bis App. B.1: playlists SHOULD be compressed).
+        case playlist(ByteBuffer, gzipped: Bool)
         /// Fewer than three segments yet.
         case notPlayable
         /// The directives ask for something too far ahead (RFC 8216bis §6.2.5.2).
@@ -310,7 +316,7 @@ final class StreamPackager: StreamOutput {
 
     /// The media playlist, after holding a blocking reload until what it asks for is there; the
     /// delta update when `delta` and the stream offers them. Directives are ignored without LL-HLS.
-    func mediaPlaylist(reload: BlockingReload?, delta: Bool) async -> PlaylistAnswer {
+    func mediaPlaylist(reload: BlockingReload?, delta: Bool, gzip: Bool = false) async -> PlaylistAnswer {
         let playlist: MediaPlaylist? = published.withLock { $0.playable ? $0.playlist : nil }
         guard let playlist else { return .notPlayable }
         if let reload, serverControl != nil {
@@ -326,10 +332,25 @@ final class StreamPackager: StreamOutput {
             case .answer: break
             }
         }
-        let bytes = published.withLock { published in
-            delta && serverControl != nil ? published.deltaBytes ?? published.playlistBytes : published.playlistBytes
+        return playlistBytes(delta: delta && serverControl != nil, gzip: gzip)
+    }
+
+    /// The current playlist (or its delta), gzipped once per version for every client that asks.
+    private func playlistBytes(delta: Bool, gzip: Bool) -> PlaylistAnswer {
+        let (version, plain, cached) = published.withLock { published in
+            let plain = delta ? published.deltaBytes ?? published.playlistBytes : published.playlistBytes
+            return (published.version, plain, delta && published.deltaBytes != nil ? published.gzippedDelta : published.gzipped)
         }
-        return bytes.map(PlaylistAnswer.playlist) ?? .notPlayable
+        guard var plain else { return .notPlayable }
+        guard gzip else { return .playlist(plain, gzipped: false) }
+        if let cached { return .playlist(cached, gzipped: true) }
+        let original = plain
+        guard let compressed = try? plain.compress(with: .gzip) else { return .playlist(original, gzipped: false) }
+        published.withLock { published in
+            guard published.version == version else { return }
+            if delta && published.deltaBytes != nil { published.gzippedDelta = compressed } else { published.gzipped = compressed }
+        }
+        return .playlist(compressed, gzipped: true)
     }
 
     /// What a part request gets.
@@ -533,6 +554,9 @@ final class StreamPackager: StreamOutput {
             published.variant = variant
             published.ended = ended
             published.deltaBytes = delta
+            published.version += 1
+            published.gzipped = nil
+            published.gzippedDelta = nil
             if segmentPublished { published.lastSegmentAt = NIODeadline.now() }
         }
         held.wake()

@@ -98,14 +98,27 @@ struct PlaybackController: Sendable {
             throw PlaybackError.badDirective(error.description)
         }
         let skip = query.get("_HLS_skip").map { $0 == "YES" || $0 == "v2" } ?? false
-        switch await packager.mediaPlaylist(reload: reload, delta: skip) {
-        case .playlist(let bytes):
+        switch await packager.mediaPlaylist(reload: reload, delta: skip, gzip: Self.acceptsGzip(request)) {
+        case .playlist(let bytes, let gzipped):
             let target = packager.playlist.targetDuration
             let cache = reload != nil ? "public, max-age=\(6 * target)" : packager.serverControl != nil ? "public, max-age=\(max(1, target / 2))" : "max-age=1"
-            return respond(request, bytes, contentType: "application/vnd.apple.mpegurl", cacheControl: cache)
+            var response = respond(request, bytes, contentType: "application/vnd.apple.mpegurl", cacheControl: cache)
+            response.headers[.vary] = "Accept-Encoding"
+            if gzipped { response.headers[.contentEncoding] = "gzip" }
+            return response
         case .notPlayable: throw PlaybackError.notActive
         case .badRequest(let reason): throw PlaybackError.badDirective(reason)
         case .timedOut: throw PlaybackError.holdTimedOut
+        }
+    }
+
+    /// Whether `Accept-Encoding` lists gzip with a weight above 0 (RFC 9110 §12.5.3).
+    static func acceptsGzip(_ request: Request) -> Bool {
+        guard let header = request.headers[.acceptEncoding] else { return false }
+        return header.split(separator: ",").contains { item in
+            let parts = item.split(separator: ";").map { $0.trimmingCharacters(in: .whitespaces).lowercased() }
+            let weight = parts.dropFirst().first { $0.hasPrefix("q=") }.flatMap { Double($0.dropFirst(2)) } ?? 1
+            return parts.first == "gzip" && weight > 0
         }
     }
 
