@@ -34,6 +34,7 @@ GOLDEN = {
     "playlist": [],
     "config": [],
     "json": [],
+    "boxes": [],
 }
 # Targets whose first byte picks where the input is split into two reads.
 SPLIT = {"chunk", "handshake", "session"}
@@ -55,6 +56,16 @@ def tiny_clip(directory):
     return read_flv(path)
 
 
+def fragmented_mp4(directory):
+    """A tiny fragmented MP4 (init section, then moof+mdat fragments) as ffmpeg writes CMAF."""
+    path = Path(directory) / "tiny.mp4"
+    subprocess.run(["ffmpeg", "-v", "error", "-y", "-f", "lavfi", "-i", "testsrc2=size=96x64:rate=10",
+                    "-f", "lavfi", "-i", "sine=frequency=440:sample_rate=48000", "-t", "1",
+                    "-c:v", "libx264", "-g", "5", "-bf", "2", "-pix_fmt", "yuv420p", "-c:a", "aac", "-b:a", "32k",
+                    "-movflags", "frag_keyframe+empty_moov+default_base_moof", "-f", "mp4", str(path)], check=True)
+    return path.read_bytes()
+
+
 def publish_session(tags):
     """What a publisher sends after the handshake: connect, createStream, publish, metadata, media."""
     out = chunked(2, 1, 0, struct.pack(">I", 4096))  # Set Chunk Size 4096
@@ -73,6 +84,7 @@ def main():
         seeds[target] += list(golden(files))
     with tempfile.TemporaryDirectory() as directory:
         tags = tiny_clip(directory)
+        mp4 = fragmented_mp4(directory)
     video_header = next(p for k, _, p in tags if k == 9 and p[1] == 0)
     audio_header = next(p for k, _, p in tags if k == 8 and p[1] == 0)
     media = [t for t in tags if t[0] != 18][:24]
@@ -91,6 +103,8 @@ def main():
     seeds["playlist"] += [b"#EXTM3U\n#EXT-X-VERSION:3\n#EXT-X-TARGETDURATION:2\n#EXT-X-MEDIA-SEQUENCE:40\n"
                           b"#EXT-X-DISCONTINUITY-SEQUENCE:1\n#EXT-X-PROGRAM-DATE-TIME:2026-11-29T10:00:00.000Z\n"
                           b"#EXTINF:2.000,\nk2-40.ts\n#EXT-X-DISCONTINUITY\n#EXTINF:1.967,\nk2-41.ts\n#EXT-X-ENDLIST\n"]
+    moof = mp4.find(b"moof") - 4
+    seeds["boxes"] += [mp4, mp4[:moof], mp4[moof:]]
     seeds["config"] += [(ROOT / "etc/onair/onair.yaml").read_bytes(), (ROOT / "etc/onair/onair.dev.yaml").read_bytes()]
     seeds["json"] += [b'{"playback_policy":["public"],"new_asset_settings":{"playback_policy":["public"]}}',
                       b'{"latency_mode":"low","reconnect_window":60,"passthrough":"x","max_continuous_duration":43200,'

@@ -5,7 +5,7 @@ import Media
 import NIOCore
 
 enum FuzzTarget: String, CaseIterable {
-    case chunk, handshake, session, amf0, amf3, flv, avc, asc, playlist, config, json
+    case chunk, handshake, session, amf0, amf3, flv, avc, asc, playlist, config, json, boxes
 
     func run(_ bytes: UnsafeRawBufferPointer) {
         let buffer = ByteBuffer(bytes: bytes)
@@ -21,6 +21,7 @@ enum FuzzTarget: String, CaseIterable {
         case .playlist: _ = try? MediaPlaylist(parsing: String(decoding: bytes, as: UTF8.self))
         case .config: _ = try? ConfigLoader.parse(String(decoding: bytes, as: UTF8.self))
         case .json: Self.json(buffer)
+        case .boxes: _ = try? BoxReader.read(buffer)
         }
     }
 
@@ -123,11 +124,14 @@ enum FuzzTarget: String, CaseIterable {
     }
 }
 
-/// FLV bodies -> demuxer -> segmenter (MPEG-TS), as the packager runs them.
+/// FLV bodies -> demuxer -> segmenters (MPEG-TS; CMAF with parts), as the packager runs them.
 struct MediaPipeline {
     var demuxer = FLVDemuxer(maximumPendingDuration: 90_000, maximumPendingSamples: 64)
     var segmenter = Segmenter(configuration: SegmenterConfiguration(targetDuration: 90_000))
+    var cmaf = Segmenter(configuration: SegmenterConfiguration(targetDuration: 90_000, format: .cmaf, partTarget: 9000))
     var bytes = 0
+    /// The CMAF parts of the open segment, joined: the segment must be exactly this.
+    var parts = ByteBuffer()
 
     mutating func video(_ timestamp: Int64, _ body: ByteBuffer) {
         handle((try? demuxer.video(timestamp: timestamp, body: body)) ?? [])
@@ -140,21 +144,41 @@ struct MediaPipeline {
     mutating func handle(_ events: [FLVDemuxerEvent]) {
         for event in events {
             switch event {
-            case .tracks(let video, let audio): keep(segmenter.setTracks(video: video, audio: audio))
-            case .sample(let sample): keep((try? segmenter.append(sample)) ?? [])
+            case .tracks(let video, let audio):
+                keep(segmenter.setTracks(video: video, audio: audio))
+                keep(cmaf: cmaf.setTracks(video: video, audio: audio))
+                if let initialization = cmaf.initialization { precondition((try? BoxReader.read(initialization)) != nil, "init section") }
+            case .sample(let sample):
+                keep((try? segmenter.append(sample)) ?? [])
+                keep(cmaf: (try? cmaf.append(sample)) ?? [])
             }
         }
     }
 
     mutating func finish() {
-        if let last = segmenter.finish() { keep([last]) }
+        keep(segmenter.finish())
+        keep(cmaf: cmaf.finish())
     }
 
-    /// Every segment must be whole 188-byte packets.
-    mutating func keep(_ segments: [Segment]) {
-        for segment in segments {
+    /// Every MPEG-TS segment must be whole 188-byte packets.
+    mutating func keep(_ outputs: [SegmenterOutput]) {
+        for segment in outputs.compactMap(\.segment) {
             precondition(segment.bytes.readableBytes % 188 == 0, "a segment of \(segment.bytes.readableBytes) bytes")
             bytes += segment.bytes.readableBytes
+        }
+    }
+
+    /// Every CMAF part must be well-formed boxes, and every segment its parts joined.
+    mutating func keep(cmaf outputs: [SegmenterOutput]) {
+        for output in outputs {
+            switch output {
+            case .part(let part):
+                precondition((try? BoxReader.read(part.bytes)) != nil, "a part that is not boxes")
+                parts.writeImmutableBuffer(part.bytes)
+            case .segment(let segment):
+                precondition(segment.bytes == parts, "a segment that is not its parts")
+                parts.clear()
+            }
         }
     }
 }
