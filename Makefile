@@ -66,6 +66,8 @@ run: build
 	echo "push: rtmp://127.0.0.1:1935/app/$$key   (OBS: server rtmp://127.0.0.1:1935/app, stream key $$key)"; \
 	echo "  ffmpeg -re -f lavfi -i testsrc2=size=1280x720:rate=30 -f lavfi -i sine -c:v libx264 -g 60 -c:a aac -f flv rtmp://127.0.0.1:1935/app/$$key"; \
 	echo "play: https://127.0.0.1:8443/$$pid.m3u8   (ffplay -tls_verify 0 ..., or /dev/shm/onair-dev/hls/$$id/index.m3u8)"; \
+	echo "low latency (LL-HLS, about 2 s behind, HTTP/2 on 8443): while idle,"; \
+	echo "  curl -k -u dev:$$secret -X PATCH -d '{\"latency_mode\":\"low\"}' https://127.0.0.1:8443/video/v1/live-streams/$$id"; \
 	echo "webhooks: add {url, signing_secret} under webhooks: in $(RUN_CONFIG) (docs/webhooks.md), restart or kill -HUP,"; \
 	echo "  then $(ONAIR) webhooks test --config $(RUN_CONFIG)"; echo
 	exec $(ONAIR) serve --config $(RUN_CONFIG)
