@@ -365,7 +365,8 @@ HLSJS_PAGE = """<!doctype html><video id=v muted autoplay playsinline></video>
 <script type=module>
 import { t as attach } from "/hlsjs-test/hls.mjs";
 const video = document.getElementById("v");
-window.state = { fatal: [], errors: [] };
+window.state = { fatal: [], errors: [], start: null };  // start: currentTime when playback began
+video.addEventListener("playing", () => { if (state.start === null) state.start = video.currentTime; });
 window.hls = attach(video, "%s", () => video.play().catch(() => {}));
 hls.on("hlsError", (_, e) => (e.fatal ? state.fatal : state.errors).push(e.details));
 </script>"""
@@ -373,7 +374,7 @@ hls.on("hlsError", (_, e) => (e.fatal ? state.fatal : state.errors).push(e.detai
 
 def hlsjs_plays(base, pid, module, seconds=4, timeout_ms=30000):
     """hls.js plays {base}/{pid}.m3u8 in Chromium from a page of the same origin; returns what it reports
-    after `seconds` of playback and the URLs it requested."""
+    after `seconds` of playback (and checks that playback goes on) and the URLs it requested."""
     require("chromium")
     from playwright.sync_api import sync_playwright
     with sync_playwright() as p:
@@ -389,16 +390,16 @@ def hlsjs_plays(base, pid, module, seconds=4, timeout_ms=30000):
             page.route(f"{base}/hlsjs-test/hls.mjs",
                        lambda route: route.fulfill(body=module, content_type="text/javascript"))
             page.goto(f"{base}/hlsjs-test.html")
-            page.wait_for_function(f"document.getElementById('v').currentTime > {seconds}", timeout=timeout_ms)
+            played = "document.getElementById('v').currentTime - state.start"
+            page.wait_for_function(f"state.start !== null && {played} > {seconds}", timeout=timeout_ms)
             state = page.evaluate("""(() => {
                 const v = document.getElementById('v'), d = hls.levels[0] && hls.levels[0].details;
-                return { currentTime: v.currentTime, width: v.videoWidth, latency: hls.latency,
+                return { currentTime: v.currentTime, start: state.start, width: v.videoWidth, latency: hls.latency,
                          targetLatency: hls.targetLatency, lowLatencyMode: hls.lowLatencyMode,
                          canBlockReload: d && d.canBlockReload, partHoldBack: d && d.partHoldBack,
                          parts: d && d.partList ? d.partList.length : 0, fatal: state.fatal, errors: state.errors };
             })()""")
-            page.wait_for_function(f"document.getElementById('v').currentTime > {state['currentTime'] + 2}",
-                                   timeout=timeout_ms)
+            page.wait_for_function(f"{played} > {seconds + 2}", timeout=timeout_ms)
             return state, requested
         finally:
             browser.close()
@@ -418,6 +419,8 @@ def test_hlsjs_plays_a_low_latency_stream_in_low_latency_mode(onair, hlsjs, reco
     hold_back = float(playlist.server_control["PART-HOLD-BACK"])
     assert abs(state["partHoldBack"] - hold_back) < 0.001, state
     assert hold_back <= state["targetLatency"] <= hold_back + playlist.target_duration, state
-    assert 0 < state["latency"] <= state["targetLatency"] + 2 * playlist.target_duration, state
+    # A loose bound: hls.js never catches up (its maxLiveSyncPlaybackRate is 1) and a loaded machine plays
+    # slower than real time, so its latency drifts up from targetLatency.
+    assert 0 < state["latency"] < state["targetLatency"] + 2 * playlist.target_duration, state
     assert any("_HLS_msn=" in url for url in requested), requested
     assert any(re.search(r"-p\d+\.m4s$", url) for url in requested), requested

@@ -2,6 +2,7 @@ import Hummingbird
 import HummingbirdCore
 import HummingbirdHTTP2
 import Logging
+import Metrics
 import NIOCore
 import NIOHTTP2
 import NIOSSL
@@ -35,8 +36,13 @@ enum HTTPServers {
         let api = LiveStreamsController(store: dependencies.store, service: dependencies.service, maxBodySize: config.maxBodySize)
         let requestTimeout = TimeAmount.milliseconds(Int64(config.requestTimeout * 1000))
         let idleTimeout = TimeAmount.milliseconds(Int64(config.idleTimeout * 1000))
+        let served = Counter(label: "hb.requests", dimensions: [("http.route", "/{playback_id}/{file}"),
+                                                                ("http.request.method", "GET"), ("http.response.status_code", "200")])
+        let fastPath = PlaylistFastPath.Source(directory: dependencies.playbackIDs, packagers: dependencies.packagers,
+                                               requests: dependencies.playbackRequests, served: { served.increment() })
         let http1 = HTTP1Channel.Configuration(
-            additionalChannelHandlers: [RequestDeadlineHandler(requestTimeout: requestTimeout, idleTimeout: idleTimeout)])
+            additionalChannelHandlers: [RequestDeadlineHandler(requestTimeout: requestTimeout, idleTimeout: idleTimeout),
+                                        PlaylistFastPath(source: fastPath)])
         // HTTP/2: each stream gets the HTTP/1.1 deadlines; a connection with no open stream closes
         // after the idle timeout. NIO allows 100 concurrent streams per connection.
         let http2 = HTTP2ChannelConfiguration(idleTimeout: .milliseconds(Int64(config.idleTimeout * 1000)),

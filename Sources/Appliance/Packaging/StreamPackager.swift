@@ -335,22 +335,28 @@ final class StreamPackager: StreamOutput {
         return playlistBytes(delta: delta && serverControl != nil, gzip: gzip)
     }
 
-    /// The current playlist (or its delta), gzipped once per version for every client that asks.
-    private func playlistBytes(delta: Bool, gzip: Bool) -> PlaylistAnswer {
+    /// The current playlist (or its delta), gzipped once per version for every client that asks;
+    /// not playable before three segments. Never waits.
+    func playlistBytes(delta: Bool, gzip: Bool) -> PlaylistAnswer {
+        versionedPlaylist(delta: delta, gzip: gzip).answer
+    }
+
+    /// ``playlistBytes(delta:gzip:)`` with the version it is of (one more per playlist written).
+    func versionedPlaylist(delta: Bool, gzip: Bool) -> (answer: PlaylistAnswer, version: Int) {
         let (version, plain, cached) = published.withLock { published in
-            let plain = delta ? published.deltaBytes ?? published.playlistBytes : published.playlistBytes
+            let plain = !published.playable ? nil : delta ? published.deltaBytes ?? published.playlistBytes : published.playlistBytes
             return (published.version, plain, delta && published.deltaBytes != nil ? published.gzippedDelta : published.gzipped)
         }
-        guard var plain else { return .notPlayable }
-        guard gzip else { return .playlist(plain, gzipped: false) }
-        if let cached { return .playlist(cached, gzipped: true) }
+        guard var plain else { return (.notPlayable, version) }
+        guard gzip else { return (.playlist(plain, gzipped: false), version) }
+        if let cached { return (.playlist(cached, gzipped: true), version) }
         let original = plain
-        guard let compressed = try? plain.compress(with: .gzip) else { return .playlist(original, gzipped: false) }
+        guard let compressed = try? plain.compress(with: .gzip) else { return (.playlist(original, gzipped: false), version) }
         published.withLock { published in
             guard published.version == version else { return }
             if delta && published.deltaBytes != nil { published.gzippedDelta = compressed } else { published.gzipped = compressed }
         }
-        return .playlist(compressed, gzipped: true)
+        return (.playlist(compressed, gzipped: true), version)
     }
 
     /// What a part request gets.

@@ -98,11 +98,10 @@ struct PlaybackController: Sendable {
             throw PlaybackError.badDirective(error.description)
         }
         let skip = query.get("_HLS_skip").map { $0 == "YES" || $0 == "v2" } ?? false
-        switch await packager.mediaPlaylist(reload: reload, delta: skip, gzip: Self.acceptsGzip(request)) {
+        switch await packager.mediaPlaylist(reload: reload, delta: skip, gzip: Self.acceptsGzip(request.headers)) {
         case .playlist(let bytes, let gzipped):
-            let target = packager.playlist.targetDuration
-            let cache = reload != nil ? "public, max-age=\(6 * target)" : packager.serverControl != nil ? "public, max-age=\(max(1, target / 2))" : "max-age=1"
-            var response = respond(request, bytes, contentType: "application/vnd.apple.mpegurl", cacheControl: cache)
+            var response = respond(request, bytes, contentType: "application/vnd.apple.mpegurl",
+                                   cacheControl: Self.playlistCacheControl(packager, blocking: reload != nil))
             response.headers[.vary] = "Accept-Encoding"
             if gzipped { response.headers[.contentEncoding] = "gzip" }
             return response
@@ -112,9 +111,16 @@ struct PlaybackController: Sendable {
         }
     }
 
+    /// Cache-Control of a live media playlist: blocking answers have unique URLs and may be cached for
+    /// six target durations, other LL answers for half of one (RFC 8216bis App. B.1), others 1 s.
+    static func playlistCacheControl(_ packager: StreamPackager, blocking: Bool) -> String {
+        let target = packager.playlist.targetDuration
+        return blocking ? "public, max-age=\(6 * target)" : packager.serverControl != nil ? "public, max-age=\(max(1, target / 2))" : "max-age=1"
+    }
+
     /// Whether `Accept-Encoding` lists gzip with a weight above 0 (RFC 9110 §12.5.3).
-    static func acceptsGzip(_ request: Request) -> Bool {
-        guard let header = request.headers[.acceptEncoding] else { return false }
+    static func acceptsGzip(_ headers: HTTPFields) -> Bool {
+        guard let header = headers[.acceptEncoding] else { return false }
         return header.split(separator: ",").contains { item in
             let parts = item.split(separator: ";").map { $0.trimmingCharacters(in: .whitespaces).lowercased() }
             let weight = parts.dropFirst().first { $0.hasPrefix("q=") }.flatMap { Double($0.dropFirst(2)) } ?? 1

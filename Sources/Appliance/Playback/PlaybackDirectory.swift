@@ -42,6 +42,15 @@ final class PlaybackDirectory: Sendable {
         return entry
     }
 
+    /// The entry if it is cached and fresh; nil when it is not (or the ID is unknown): never waits.
+    func cached(_ id: String) -> Entry? {
+        let now = ContinuousClock.now
+        return cache.withLock { cache in
+            guard let cached = cache[id], cached.expires > now else { return nil }
+            return cached.entry
+        }
+    }
+
     /// Forgets everything (after an API change to streams or playback IDs).
     func invalidate() { cache.withLock { $0.removeAll(keepingCapacity: true) } }
 }
