@@ -1,3 +1,4 @@
+import CompressNIO
 import Foundation
 import Logging
 import Media
@@ -39,7 +40,7 @@ import Testing
     }
 
     func text(_ answer: StreamPackager.PlaylistAnswer) throws -> String {
-        guard case .playlist(let bytes) = answer else { throw Failure(answer: "\(answer)") }
+        guard case .playlist(let bytes, _) = answer else { throw Failure(answer: "\(answer)") }
         return String(buffer: bytes)
     }
 
@@ -124,6 +125,25 @@ import Testing
         #expect(await held.wait(timeout: .milliseconds(1)) { false } == .timedOut)
         #expect(await held.wait(timeout: .seconds(60)) { true } == .ready)
         #expect(held.count == 0 && held.limit.count == 0)
+    }
+
+    @Test func playlistsAreGzippedOncePerVersion() async throws {
+        defer { try? FileManager.default.removeItem(atPath: root) }
+        let packager = started(packager())
+        feed(packager, frames: 0..<200)
+        guard case .playlist(let first, true) = await packager.mediaPlaylist(reload: nil, delta: false, gzip: true),
+              case .playlist(let second, true) = await packager.mediaPlaylist(reload: nil, delta: false, gzip: true),
+              case .playlist(let plain, false) = await packager.mediaPlaylist(reload: nil, delta: false) else {
+            Issue.record("not gzipped")
+            return
+        }
+        #expect(first.readableBytes < plain.readableBytes)
+        first.withUnsafeReadableBytes { a in second.withUnsafeReadableBytes { b in #expect(a.baseAddress == b.baseAddress, "compressed once") } }
+        var compressed = first
+        #expect(try compressed.decompress(with: .gzip) == plain)
+        feed(packager, frames: 200..<210)  // a new part: a new version
+        guard case .playlist(let third, true) = await packager.mediaPlaylist(reload: nil, delta: false, gzip: true) else { return }
+        #expect(third != first)
     }
 
     @Test func reducedIsCMAFWithoutPartsAndDirectivesAreIgnored() async throws {

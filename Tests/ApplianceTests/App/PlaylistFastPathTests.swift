@@ -1,0 +1,114 @@
+import Foundation
+import Hummingbird
+import Logging
+import Media
+import NIOCore
+import NIOEmbedded
+import NIOHTTPTypes
+import Testing
+@testable import Appliance
+
+/// The playlist fast path on an EmbeddedChannel: what it answers itself, what it passes on, and that
+/// pipelined responses keep their order.
+@Suite struct PlaylistFastPathTests {
+    let root = NSTemporaryDirectory() + "onair-fast-\(UUID().uuidString)"
+
+    /// A factory with one live `standard` stream (playback ID `pub`, and `sig` signed) with 3 segments.
+    func fixture() async throws -> (PackagerFactory, PlaybackDirectory, RequestCounter) {
+        let factory = PackagerFactory(root: root, settings: PackagerSettings(segmentDuration: 2, playlistLength: 6, deleteGraceSegments: 2,
+                                                                             maxBytesPerStream: 1 << 30),
+                                      budget: HLSBudget(limit: 1 << 30), logger: Logger(label: "test"), wallClock: { 1_700_000_000_000 })
+        let stream = LiveStream(id: "s1", streamKey: "key", status: .active, createdAt: 1, reconnectWindow: 0,
+                                maxContinuousDuration: 43200, latencyMode: .standard, passthrough: nil, audioOnly: false, test: false,
+                                playbackIDs: [PlaybackID(id: "pub", policy: .public), PlaybackID(id: "sig", policy: .signed)])
+        let packager = try #require(factory.makeOutput(for: stream, onPlayable: {}) as? StreamPackager)
+        packager.sessionStarted(1)
+        let base = StreamPackagerTests()
+        packager.tracks(video: .h264(base.record), audio: nil, session: 1)
+        base.feed(packager, session: 1, seconds: 8)
+        let directory = PlaybackDirectory { id in
+            stream.playbackIDs.first { $0.id == id }.map { PlaybackDirectory.Entry(playbackID: $0, liveStreamID: "s1") }
+        }
+        for id in ["pub", "sig"] { _ = try await directory.resolve(id) }
+        return (factory, directory, RequestCounter())
+    }
+
+    func channel(_ factory: PackagerFactory, _ directory: PlaybackDirectory, _ counter: RequestCounter) throws -> EmbeddedChannel {
+        let channel = EmbeddedChannel()
+        let source = PlaylistFastPath.Source(directory: directory, packagers: factory, requests: counter, served: {})
+        try channel.pipeline.syncOperations.addHandler(PlaylistFastPath(source: source))
+        return channel
+    }
+
+    static func get(_ path: String, _ headers: HTTPFields = [:]) -> HTTPRequestPart {
+        .head(HTTPRequest(method: .get, scheme: "https", authority: "box", path: path, headerFields: headers))
+    }
+
+    @Test func aLivePublicPlaylistIsAnsweredOnTheEventLoop() async throws {
+        defer { try? FileManager.default.removeItem(atPath: root) }
+        let (factory, directory, counter) = try await fixture()
+        let channel = try channel(factory, directory, counter)
+        try channel.writeInbound(Self.get("/pub/index.m3u8"))
+        try channel.writeInbound(HTTPRequestPart.end(nil))
+        #expect(try channel.readInbound(as: HTTPRequestPart.self) == nil, "nothing reached the router")
+        guard case .head(let head) = try #require(try channel.readOutbound(as: HTTPResponsePart.self)),
+              case .body(let body) = try #require(try channel.readOutbound(as: HTTPResponsePart.self)),
+              case .end = try #require(try channel.readOutbound(as: HTTPResponsePart.self)) else { Issue.record("not head, body, end"); return }
+        #expect(head.status == .ok)
+        #expect(head.headerFields[.contentType] == "application/vnd.apple.mpegurl")
+        #expect(head.headerFields[.cacheControl] == "max-age=1" && head.headerFields[.accessControlAllowOrigin] == "*")
+        #expect(head.headerFields[.contentLength] == String(body.readableBytes) && head.headerFields[.date] != nil)
+        #expect(String(buffer: body).hasPrefix("#EXTM3U\n") && String(buffer: body).contains("#EXTINF"))
+        #expect(counter.count == 1)
+        // gzip when asked, the same bytes gunzipped.
+        try channel.writeInbound(Self.get("/pub/index.m3u8", [.acceptEncoding: "gzip, deflate"]))
+        guard case .head(let gzipped) = try #require(try channel.readOutbound(as: HTTPResponsePart.self)) else { return }
+        #expect(gzipped.headerFields[.contentEncoding] == "gzip")
+    }
+
+    @Test(arguments: ["/pub/index.m3u8?_HLS_msn=3", "/sig/index.m3u8", "/nope/index.m3u8", "/pub/seg.ts", "/pub.m3u8", "/healthz", "/pub/index.m3u8x"])
+    func everythingElseGoesOnToTheRouter(path: String) async throws {
+        defer { try? FileManager.default.removeItem(atPath: root) }
+        let (factory, directory, counter) = try await fixture()
+        let channel = try channel(factory, directory, counter)
+        try channel.writeInbound(Self.get(path))
+        try channel.writeInbound(HTTPRequestPart.end(nil))
+        #expect(try channel.readInbound(as: HTTPRequestPart.self) != nil)
+        #expect(try channel.readInbound(as: HTTPRequestPart.self) == .end(nil))
+        #expect(try channel.readOutbound(as: HTTPResponsePart.self) == nil)
+        // A range, HEAD or Connection header goes on too.
+        for request in [Self.get("/pub/index.m3u8", [.range: "bytes=0-9"]), Self.get("/pub/index.m3u8", [.connection: "close"]),
+                        .head(HTTPRequest(method: .head, scheme: "https", authority: "box", path: "/pub/index.m3u8"))] {
+            try channel.writeInbound(request)
+            #expect(try channel.readInbound(as: HTTPRequestPart.self) != nil)
+        }
+    }
+
+    @Test func aPipelinedRequestWaitsForTheOneBeingAnswered() async throws {
+        defer { try? FileManager.default.removeItem(atPath: root) }
+        let (factory, directory, counter) = try await fixture()
+        let channel = try channel(factory, directory, counter)
+        try channel.writeInbound(Self.get("/pub/index.m3u8?_HLS_msn=1"))  // to the router
+        try channel.writeInbound(HTTPRequestPart.end(nil))
+        try channel.writeInbound(Self.get("/pub/index.m3u8"))  // would be fast, but must not overtake
+        #expect(try channel.readOutbound(as: HTTPResponsePart.self) == nil)
+        #expect(try channel.readInbound(as: HTTPRequestPart.self) != nil)
+        _ = try channel.readInbound(as: HTTPRequestPart.self)
+        #expect(try channel.readInbound(as: HTTPRequestPart.self) != nil, "the second one went on to the router too")
+        // Once both are answered, the next plain request is fast again.
+        for _ in 0..<2 {
+            try channel.writeOutbound(HTTPResponsePart.head(HTTPResponse(status: .ok)))
+            try channel.writeOutbound(HTTPResponsePart.end(nil))
+        }
+        while try channel.readOutbound(as: HTTPResponsePart.self) != nil {}
+        try channel.writeInbound(Self.get("/pub/index.m3u8"))
+        #expect(try channel.readInbound(as: HTTPRequestPart.self) == nil)
+        #expect(try channel.readOutbound(as: HTTPResponsePart.self) != nil)
+    }
+
+    @Test(arguments: [("/abc/index.m3u8", "abc"), ("/index.m3u8", nil), ("//index.m3u8", nil), ("/a-b/index.m3u8", nil),
+                      ("/abc/index.m3u8?x", nil), ("abc/index.m3u8", nil), ("/" + String(repeating: "a", count: 65) + "/index.m3u8", nil)] as [(String, String?)])
+    func playbackIDsAreLettersAndDigits(path: String, id: String?) {
+        #expect(PlaylistFastPath.playbackID(inPlaylistPath: path) == id)
+    }
+}
