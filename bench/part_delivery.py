@@ -74,6 +74,8 @@ PART = re.compile(rb'#EXT-X-PART:DURATION=[0-9.]+,URI="[^"]*-p(\d+)\.m4s"')
 class Blocked(asyncio.Protocol):
     """One keep-alive connection doing blocking reloads for the next part, hls.js style."""
 
+    parsed = {}  # body -> (newest part, next request): every client gets the same few bodies
+
     def __init__(self, path, log, stop):
         self.path, self.log, self.stop = path, log, stop
         self.buffer = b""
@@ -93,16 +95,21 @@ class Blocked(asyncio.Protocol):
         head_end = self.buffer.find(b"\r\n\r\n")
         if head_end < 0:
             return
-        length = int(re.search(rb"(?i)content-length: *(\d+)", self.buffer[:head_end]).group(1))
+        at = self.buffer.find(b"content-length:", 0, head_end)
+        if at < 0:
+            at = self.buffer.lower().find(b"content-length:", 0, head_end)
+        length = int(self.buffer[at + 15:self.buffer.find(b"\r\n", at)])
         if len(self.buffer) < head_end + 4 + length:
             return
         now = time.monotonic()
         body = self.buffer[head_end + 4:head_end + 4 + length]
         self.buffer = self.buffer[head_end + 4 + length:]
-        newest = max(int(m) for m in PART.findall(body))
+        known = Blocked.parsed.get(body)
+        if known is None:
+            known = Blocked.parsed[body] = (max(int(m) for m in PART.findall(body)), next_request(body))
         if self.next is not None:
-            self.log.append((newest, now))
-        self.next = next_request(body)
+            self.log.append((known[0], now))
+        self.next = known[1]
         if not self.stop.is_set():
             self.request()
 
@@ -201,24 +208,21 @@ def measure(server, clip, count, seconds, work):
                 raise SystemExit(f"no playlist for the {count}-client run:\n{server.log_text()[-3000:]}")
             time.sleep(0.2)
     logs = asyncio.run(run_clients(server.http_port, f"/{pid}/index.m3u8", count, seconds))
+    # While the broadcast is live (parts stay in memory), each part seen: its last video frame.
+    prefix = re.search(r'URI="([^"]+)-p\d+\.m4s"', urllib.request.urlopen(f"{base}/index.m3u8").read().decode()).group(1)
+    last_frames = {}
+    for index in sorted({index for log in logs for index, _ in log}):
+        try:
+            last_frames[index] = last_frame_ms(urllib.request.urlopen(f"{base}/{prefix}-p{index}.m4s", timeout=5).read())
+        except Exception:
+            last_frames[index] = None
     publisher.wait(timeout=seconds + 60)
     sent = {int(k): v for k, v in json.loads(sends.read_text()).items()}
-    prefix = re.search(r'URI="([^"]+)-p\d+\.m4s"', urllib.request.urlopen(f"{base}/index.m3u8").read().decode()).group(1)
-    delays, last_frames = [], {}
-    for log in logs:
-        for index, received in log:
-            if index not in last_frames:
-                try:
-                    part = urllib.request.urlopen(f"{base}/{prefix}-p{index}.m4s", timeout=5).read()
-                    last_frames[index] = last_frame_ms(part)
-                except Exception:
-                    last_frames[index] = None
-            ms = last_frames[index]
-            if ms is not None and ms in sent:
-                delays.append((received - sent[ms]) * 1000)
+    delays = [(received - sent[last_frames[index]]) * 1000 for log in logs for index, received in log
+              if last_frames.get(index) is not None and last_frames[index] in sent]
     if not delays:
         raise SystemExit(f"no part delivery measured with {count} clients")
-    return {"clients": count, "answers": len(delays), "parts": len(last_frames),
+    return {"clients": count, "answers": len(delays), "parts": sum(v is not None for v in last_frames.values()),
             "p50": statistics.median(delays), "p99": percentile(delays, 0.99), "max": max(delays)}
 
 

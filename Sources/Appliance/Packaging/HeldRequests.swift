@@ -1,10 +1,12 @@
+import NIOCore
 import Synchronization
 
 /// Requests held until something is published: LL-HLS blocking playlist reloads and requests for the
 /// hinted part (RFC 8216bis §6.2.5.2, §6.2.6). The packager calls ``wake()`` after every part and
 /// segment; each waiter's condition is checked then, and it is answered at once when it already holds.
 /// Bounded: at most ``HoldLimit/limit`` requests are held across all streams (more are answered at
-/// once), and none longer than its timeout.
+/// once), and none longer than its timeout. Two ways to wait: `await` (the router's handlers) and a
+/// callback with a timer on an event loop (the playlist fast path, which has no task).
 final class HeldRequests: Sendable {
     enum Outcome: Sendable, Equatable {
         /// The condition holds.
@@ -17,13 +19,15 @@ final class HeldRequests: Sendable {
 
     private struct Waiter {
         var isReady: @Sendable () -> Bool
-        var continuation: CheckedContinuation<Bool, Never>
+        /// Called once, outside the lock: true when ready, false at the timeout.
+        var resume: @Sendable (Bool) -> Void
+        var timer: Scheduled<Void>?
     }
 
     private struct State {
         var next = 0
         var waiters: [Int: Waiter] = [:]
-        /// Waits in progress; one that leaves before its continuation is registered was cancelled.
+        /// Awaits in progress; one that leaves before its continuation is registered was cancelled.
         var active: Set<Int> = []
     }
 
@@ -37,16 +41,20 @@ final class HeldRequests: Sendable {
     /// Requests held now.
     var count: Int { state.withLock { $0.waiters.count } }
 
+    private func nextID(active: Bool) -> Int {
+        state.withLock { state in
+            state.next += 1
+            if active { state.active.insert(state.next) }
+            return state.next
+        }
+    }
+
     /// Waits until `isReady` returns true (checked now and at every ``wake()``), at most `timeout`.
     func wait(timeout: Duration, until isReady: @escaping @Sendable () -> Bool) async -> Outcome {
         if isReady() { return .ready }
         guard limit.acquire() else { return .overLimit }
         defer { limit.release() }
-        let id = state.withLock { state -> Int in
-            state.next += 1
-            state.active.insert(state.next)
-            return state.next
-        }
+        let id = nextID(active: true)
         defer { _ = state.withLock { $0.active.remove(id) } }
         let ready = await withTaskGroup(of: Bool.self) { group in
             group.addTask { await self.hold(id, isReady) }
@@ -67,7 +75,7 @@ final class HeldRequests: Sendable {
                 let resume: Bool? = state.withLock { state in
                     if !state.active.contains(id) { return false }
                     if isReady() { return true }
-                    state.waiters[id] = Waiter(isReady: isReady, continuation: continuation)
+                    state.waiters[id] = Waiter(isReady: isReady, resume: { continuation.resume(returning: $0) })
                     return nil
                 }
                 if let resume { continuation.resume(returning: resume) }
@@ -80,8 +88,59 @@ final class HeldRequests: Sendable {
                 }
                 return waiter
             }
-            waiter?.continuation.resume(returning: false)
+            waiter?.resume(false)
         }
+    }
+
+    /// Calls `done` once: `.ready` when `isReady` holds (now, or at a ``wake()``), `.timedOut` after
+    /// `timeout` (a timer on `loop`), `.overLimit` at once. Returns the hold's ID for ``cancel(_:)``
+    /// (nil when `done` was called already). `done` runs on whatever thread woke it.
+    func hold(timeout: TimeAmount, on loop: any EventLoop, until isReady: @escaping @Sendable () -> Bool,
+              done: @escaping @Sendable (Outcome) -> Void) -> Int? {
+        if isReady() {
+            done(.ready)
+            return nil
+        }
+        guard limit.acquire() else {
+            done(.overLimit)
+            return nil
+        }
+        let id = nextID(active: false)
+        let limit = limit
+        let registered = state.withLock { state -> Bool in
+            if isReady() { return false }
+            state.waiters[id] = Waiter(isReady: isReady, resume: { ready in
+                limit.release()
+                done(ready ? .ready : .timedOut)
+            })
+            return true
+        }
+        guard registered else {
+            limit.release()
+            done(.ready)
+            return nil
+        }
+        let timer = loop.scheduleTask(in: timeout) { [weak self] () -> Void in self?.finish(id, ready: false) }
+        let stillHeld = state.withLock { state -> Bool in
+            guard state.waiters[id] != nil else { return false }
+            state.waiters[id]!.timer = timer
+            return true
+        }
+        if !stillHeld { timer.cancel() }
+        return id
+    }
+
+    /// Drops a hold whose client went away: its `done` is not called.
+    func cancel(_ id: Int) {
+        guard let waiter = state.withLock({ $0.waiters.removeValue(forKey: id) }) else { return }
+        waiter.timer?.cancel()
+        limit.release()
+    }
+
+    private func finish(_ id: Int, ready: Bool) {
+        guard let waiter = state.withLock({ $0.waiters.removeValue(forKey: id) }) else { return }
+        waiter.timer?.cancel()
+        waiter.resume(ready)
     }
 
     /// Answers every held request whose condition now holds.
@@ -95,7 +154,10 @@ final class HeldRequests: Sendable {
             }
             return ready
         }
-        for waiter in ready { waiter.continuation.resume(returning: true) }
+        for waiter in ready {
+            waiter.timer?.cancel()
+            waiter.resume(true)
+        }
     }
 }
 

@@ -325,9 +325,7 @@ final class StreamPackager: StreamOutput {
                 return .badRequest("_HLS_msn=\(reload.mediaSequence)" + (reload.part.map { " _HLS_part=\($0)" } ?? "")
                                    + " is too far ahead of the live edge")
             case .hold:
-                let outcome = await held.wait(timeout: holdTimeout) { [weak self] in
-                    self?.published.withLock { $0.ended || reload.decision(in: $0.playlist) != .hold } ?? true
-                }
+                let outcome = await held.wait(timeout: holdTimeout) { [weak self] in self?.isSatisfied(reload) ?? true }
                 if outcome == .timedOut { return .timedOut }
             case .answer: break
             }
@@ -357,6 +355,16 @@ final class StreamPackager: StreamOutput {
             if delta && published.deltaBytes != nil { published.gzippedDelta = compressed } else { published.gzipped = compressed }
         }
         return (.playlist(compressed, gzipped: true), version)
+    }
+
+    /// What to do now with a blocking reload (LL-HLS only; nil before the playlist is playable).
+    func decision(_ reload: BlockingReload) -> BlockingReload.Decision? {
+        published.withLock { $0.playable ? reload.decision(in: $0.playlist) : nil }
+    }
+
+    /// Whether a held blocking reload can be answered: what it asks for is there, or the stream ended.
+    func isSatisfied(_ reload: BlockingReload) -> Bool {
+        published.withLock { $0.ended || reload.decision(in: $0.playlist) != .hold }
     }
 
     /// What a part request gets.

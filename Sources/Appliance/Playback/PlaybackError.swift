@@ -49,8 +49,12 @@ enum PlaybackError: HTTPResponseError, Equatable {
         headers[.contentType] = "application/json"
         headers[.accessControlAllowOrigin] = "*"
         headers[.cacheControl] = "no-store"
-        let body = try JSONEncoder().encode(["error": Body(type: type, messages: [message])])
         return Response(status: status, headers: headers, body: .init(byteBuffer: ByteBuffer(bytes: body)))
+    }
+
+    /// `{"error": {"type", "messages"}}`.
+    var body: Data {
+        (try? JSONEncoder().encode(["error": Body(type: type, messages: [message])])) ?? Data()
     }
 
     private struct Body: Encodable {

@@ -13,13 +13,13 @@ import Testing
 @Suite struct PlaylistFastPathTests {
     let root = NSTemporaryDirectory() + "onair-fast-\(UUID().uuidString)"
 
-    /// A factory with one live `standard` stream (playback ID `pub`, and `sig` signed) with 3 segments.
-    func fixture() async throws -> (PackagerFactory, PlaybackDirectory, RequestCounter) {
+    /// A factory with one live stream (playback ID `pub`, and `sig` signed) with 8 s of 30 fps video.
+    func fixture(_ mode: LiveStream.LatencyMode = .standard) async throws -> (PackagerFactory, PlaybackDirectory, RequestCounter) {
         let factory = PackagerFactory(root: root, settings: PackagerSettings(segmentDuration: 2, playlistLength: 6, deleteGraceSegments: 2,
                                                                              maxBytesPerStream: 1 << 30),
                                       budget: HLSBudget(limit: 1 << 30), logger: Logger(label: "test"), wallClock: { 1_700_000_000_000 })
         let stream = LiveStream(id: "s1", streamKey: "key", status: .active, createdAt: 1, reconnectWindow: 0,
-                                maxContinuousDuration: 43200, latencyMode: .standard, passthrough: nil, audioOnly: false, test: false,
+                                maxContinuousDuration: 43200, latencyMode: mode, passthrough: nil, audioOnly: false, test: false,
                                 playbackIDs: [PlaybackID(id: "pub", policy: .public), PlaybackID(id: "sig", policy: .signed)])
         let packager = try #require(factory.makeOutput(for: stream, onPlayable: {}) as? StreamPackager)
         packager.sessionStarted(1)
@@ -66,7 +66,7 @@ import Testing
         #expect(gzipped.headerFields[.contentEncoding] == "gzip")
     }
 
-    @Test(arguments: ["/pub/index.m3u8?_HLS_msn=3", "/sig/index.m3u8", "/nope/index.m3u8", "/pub/seg.ts", "/pub.m3u8", "/healthz", "/pub/index.m3u8x"])
+    @Test(arguments: ["/pub/index.m3u8?token=x", "/pub/index.m3u8?_HLS_msn=x", "/sig/index.m3u8", "/nope/index.m3u8", "/pub/seg.ts", "/pub.m3u8", "/healthz", "/pub/index.m3u8x"])
     func everythingElseGoesOnToTheRouter(path: String) async throws {
         defer { try? FileManager.default.removeItem(atPath: root) }
         let (factory, directory, counter) = try await fixture()
@@ -88,7 +88,7 @@ import Testing
         defer { try? FileManager.default.removeItem(atPath: root) }
         let (factory, directory, counter) = try await fixture()
         let channel = try channel(factory, directory, counter)
-        try channel.writeInbound(Self.get("/pub/index.m3u8?_HLS_msn=1"))  // to the router
+        try channel.writeInbound(Self.get("/pub/index.m3u8?x=1"))  // to the router
         try channel.writeInbound(HTTPRequestPart.end(nil))
         try channel.writeInbound(Self.get("/pub/index.m3u8"))  // would be fast, but must not overtake
         #expect(try channel.readOutbound(as: HTTPResponsePart.self) == nil)
@@ -106,9 +106,67 @@ import Testing
         #expect(try channel.readOutbound(as: HTTPResponsePart.self) != nil)
     }
 
+    /// The packager of the fixture's stream.
+    func packager(_ factory: PackagerFactory) throws -> StreamPackager { try #require(factory.packager(liveStreamID: "s1")) }
+
+    @Test func aBlockingReloadIsHeldOnTheEventLoopAndAnsweredWhenItsPartIsPublished() async throws {
+        defer { try? FileManager.default.removeItem(atPath: root) }
+        let (factory, directory, counter) = try await fixture(.low)
+        let packager = try packager(factory)
+        let channel = try channel(factory, directory, counter)
+        // 8 s: segments 0...2 complete, 3 being filled; ask for part 1 of segment 4, and pipeline another request.
+        try channel.writeInbound(Self.get("/pub/index.m3u8?_HLS_part=1&_HLS_msn=4&_HLS_skip=YES"))
+        try channel.writeInbound(HTTPRequestPart.end(nil))
+        try channel.writeInbound(Self.get("/pub/index.m3u8"))
+        try channel.writeInbound(HTTPRequestPart.end(nil))
+        channel.embeddedEventLoop.run()
+        #expect(try channel.readOutbound(as: HTTPResponsePart.self) == nil && packager.held.count == 1)
+        #expect(try channel.readInbound(as: HTTPRequestPart.self) == nil, "the pipelined one waits behind it")
+        StreamPackagerTests().feed(packager, session: 1, seconds: 1, start: 8)  // parts 0...2 of segment 4
+        channel.embeddedEventLoop.run()
+        guard case .head(let head) = try #require(try channel.readOutbound(as: HTTPResponsePart.self)),
+              case .body(let body) = try #require(try channel.readOutbound(as: HTTPResponsePart.self)) else { Issue.record("no answer"); return }
+        #expect(head.status == .ok && head.headerFields[.cacheControl] == "public, max-age=12")
+        #expect(String(buffer: body).contains("#EXT-X-PRELOAD-HINT"))
+        _ = try channel.readOutbound(as: HTTPResponsePart.self)
+        // Then the pipelined one, answered here too.
+        guard case .head(let second) = try #require(try channel.readOutbound(as: HTTPResponsePart.self)) else { Issue.record("no second"); return }
+        #expect(second.headerFields[.cacheControl] == "public, max-age=1")
+        #expect(packager.held.count == 0 && counter.count == 2)
+    }
+
+    @Test func aHoldTimesOutWith503AndAClosedConnectionDropsIt() async throws {
+        defer { try? FileManager.default.removeItem(atPath: root) }
+        let (factory, directory, counter) = try await fixture(.low)
+        let packager = try packager(factory)
+        let channel = try channel(factory, directory, counter)
+        try channel.writeInbound(Self.get("/pub/index.m3u8?_HLS_msn=4"))
+        channel.embeddedEventLoop.advanceTime(by: .seconds(5))
+        #expect(try channel.readOutbound(as: HTTPResponsePart.self) == nil)
+        channel.embeddedEventLoop.advanceTime(by: .seconds(2))  // 3 target durations: 6 s
+        channel.embeddedEventLoop.run()
+        guard case .head(let head) = try #require(try channel.readOutbound(as: HTTPResponsePart.self)) else { Issue.record("no 503"); return }
+        #expect(head.status == .serviceUnavailable && packager.held.count == 0)
+        // Another hold, and the client goes away: the hold is dropped at once.
+        let other = try self.channel(factory, directory, counter)
+        try other.writeInbound(Self.get("/pub/index.m3u8?_HLS_msn=4"))
+        #expect(packager.held.count == 1)
+        _ = try other.finish()
+        #expect(packager.held.count == 0 && packager.held.limit.count == 0)
+        // Too far ahead: the router answers the 400.
+        try channel.writeInbound(Self.get("/pub/index.m3u8?_HLS_msn=99"))
+        #expect(try channel.readInbound(as: HTTPRequestPart.self) != nil)
+    }
+
+    @Test(arguments: [("", true), ("_HLS_msn=4", true), ("_HLS_skip=YES&_HLS_msn=4&_HLS_part=0", true), ("_HLS_skip=v2", true),
+                      ("_HLS_part=1", false), ("_HLS_msn=4&_HLS_msn=5", false), ("_HLS_skip=NO", false), ("token=1", false), ("a", false)])
+    func directivesAreReadInAnyOrderAndNothingElseIs(query: String, fast: Bool) {
+        #expect((PlaylistFastPath.directives(Substring(query)) != nil) == fast)
+    }
+
     @Test(arguments: [("/abc/index.m3u8", "abc"), ("/index.m3u8", nil), ("//index.m3u8", nil), ("/a-b/index.m3u8", nil),
-                      ("/abc/index.m3u8?x", nil), ("abc/index.m3u8", nil), ("/" + String(repeating: "a", count: 65) + "/index.m3u8", nil)] as [(String, String?)])
+                      ("/abc/index.m3u8?x", "abc"), ("abc/index.m3u8", nil), ("/" + String(repeating: "a", count: 65) + "/index.m3u8", nil)] as [(String, String?)])
     func playbackIDsAreLettersAndDigits(path: String, id: String?) {
-        #expect(PlaylistFastPath.playbackID(inPlaylistPath: path) == id)
+        #expect(PlaylistFastPath.split(path)?.id == id)
     }
 }
