@@ -136,6 +136,8 @@ bench: deps
 	$(SWIFT) build -c release --static-swift-stdlib --product onair -Xlinker -z -Xlinker now  # the same build as the .deb
 	$(VENV)/bin/python bench/run.py $(BENCH_ARGS)
 	$(VENV)/bin/python bench/webhooks.py  # webhook delivery latency and CPU: bench/webhooks.md
+	$(VENV)/bin/python bench/part_delivery.py  # LL-HLS part delivery delay, 1/100/1,000 blocked clients: bench/part_delivery.md
+	$(VENV)/bin/python bench/player_latency.py  # hls.js and the LL client behind the camera per latency mode: bench/player_latency.md
 
 clean:
 	rm -rf .build $(FUZZ_BUILD) .run $(VENV) dist

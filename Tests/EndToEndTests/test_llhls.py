@@ -3,25 +3,19 @@ client (llhls_client.py), decoded by ffmpeg and GStreamer, played by hls.js in C
 import re
 import statistics
 import subprocess
-import sys
 import tempfile
 import threading
 import time
-import zipfile
-from pathlib import Path
 from urllib.parse import urljoin
 
 import pytest
 
+from hlsjs import hlsjs_module, hlsjs_plays
 from api_helpers import API, call, data, ffmpeg_decode_url, session, wait_playable, wait_segments
-from conftest import CLIP_DIR, finish, made_once, make_clip, require
+from conftest import finish, make_clip, require
 from llhls_client import (Client, check_complete, check_decode_times, check_independent, check_sequence,
                           global_index, latency, parse_media_playlist)
 
-# hls.js 1.6.15 as gradio's wheel ships it: an ES module whose export `t(video, url, onParsed)` makes an Hls
-# with lowLatencyMode on, loads `url` and attaches `video`.
-GRADIO = "gradio==6.31.0"
-HLSJS_ASSET = re.compile(r"gradio/templates/frontend/assets/hls-[^/]+\.js")
 
 
 def create(onair, latency_mode="low", **body):
@@ -346,63 +340,7 @@ def test_audio_only_and_long_gop_streams_keep_parts_flowing(onair):
 
 @pytest.fixture
 def hlsjs():
-    """hls.js's ES module from gradio's wheel (pip download), cached under CLIP_DIR."""
-    path = CLIP_DIR / f"hlsjs-{GRADIO.replace('==', '-')}.mjs"
-    with made_once(path.name):
-        if not path.exists():
-            with tempfile.TemporaryDirectory() as d:
-                subprocess.run([sys.executable, "-m", "pip", "download", "-q", "--disable-pip-version-check", "--no-deps",
-                                GRADIO, "-d", d], check=True, timeout=600)
-                with zipfile.ZipFile(next(Path(d).glob("gradio-*.whl"))) as wheel:
-                    names = [n for n in wheel.namelist() if HLSJS_ASSET.fullmatch(n)]
-                    assert len(names) == 1, names
-                    path.with_suffix(".tmp").write_bytes(wheel.read(names[0]))
-            path.with_suffix(".tmp").rename(path)
-    return path.read_bytes()
-
-
-HLSJS_PAGE = """<!doctype html><video id=v muted autoplay playsinline></video>
-<script type=module>
-import { t as attach } from "/hlsjs-test/hls.mjs";
-const video = document.getElementById("v");
-window.state = { fatal: [], errors: [], start: null };  // start: currentTime when playback began
-video.addEventListener("playing", () => { if (state.start === null) state.start = video.currentTime; });
-window.hls = attach(video, "%s", () => video.play().catch(() => {}));
-hls.on("hlsError", (_, e) => (e.fatal ? state.fatal : state.errors).push(e.details));
-</script>"""
-
-
-def hlsjs_plays(base, pid, module, seconds=4, timeout_ms=30000):
-    """hls.js plays {base}/{pid}.m3u8 in Chromium from a page of the same origin; returns what it reports
-    after `seconds` of playback (and checks that playback goes on) and the URLs it requested."""
-    require("chromium")
-    from playwright.sync_api import sync_playwright
-    with sync_playwright() as p:
-        browser = p.chromium.launch(executable_path=require("chromium"),
-                                    args=["--no-sandbox", "--autoplay-policy=no-user-gesture-required",
-                                          "--ignore-certificate-errors"])
-        try:
-            page = browser.new_context(ignore_https_errors=True).new_page()
-            requested = []
-            page.on("request", lambda r: requested.append(r.url))
-            page.route(f"{base}/hlsjs-test.html",
-                       lambda route: route.fulfill(body=HLSJS_PAGE % f"{base}/{pid}.m3u8", content_type="text/html"))
-            page.route(f"{base}/hlsjs-test/hls.mjs",
-                       lambda route: route.fulfill(body=module, content_type="text/javascript"))
-            page.goto(f"{base}/hlsjs-test.html")
-            played = "document.getElementById('v').currentTime - state.start"
-            page.wait_for_function(f"state.start !== null && {played} > {seconds}", timeout=timeout_ms)
-            state = page.evaluate("""(() => {
-                const v = document.getElementById('v'), d = hls.levels[0] && hls.levels[0].details;
-                return { currentTime: v.currentTime, start: state.start, width: v.videoWidth, latency: hls.latency,
-                         targetLatency: hls.targetLatency, lowLatencyMode: hls.lowLatencyMode,
-                         canBlockReload: d && d.canBlockReload, partHoldBack: d && d.partHoldBack,
-                         parts: d && d.partList ? d.partList.length : 0, fatal: state.fatal, errors: state.errors };
-            })()""")
-            page.wait_for_function(f"{played} > {seconds + 2}", timeout=timeout_ms)
-            return state, requested
-        finally:
-            browser.close()
+    return hlsjs_module()
 
 
 def test_hlsjs_plays_a_low_latency_stream_in_low_latency_mode(onair, hlsjs, record_property):
@@ -414,7 +352,9 @@ def test_hlsjs_plays_a_low_latency_stream_in_low_latency_mode(onair, hlsjs, reco
     finally:
         stopped(publisher)
     record_property("hlsjs_latency", round(state["latency"], 3))
+    record_property("hlsjs_behind_camera", state["behindCamera"] and round(state["behindCamera"], 3))
     assert state["fatal"] == [] and state["width"] == 1280, state
+    assert state["protocols"] == ["h2"], "hls.js fetched its playlists over HTTP/2 (ALPN on the TLS listener)"
     assert state["lowLatencyMode"] and state["canBlockReload"] and state["parts"] > 0, state
     hold_back = float(playlist.server_control["PART-HOLD-BACK"])
     assert abs(state["partHoldBack"] - hold_back) < 0.001, state
