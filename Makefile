@@ -127,7 +127,7 @@ fuzz: fuzz-build
 # onair vs nginx-rtmp side by side (issue 5): see bench/run.py. Writes bench/results.md.
 #   make bench                                 the full run the issue asks for (50, 100, 200 publishers x 60 s; ~10 min)
 #   make bench BENCH_ARGS=--smoke              under 2 minutes
-BENCH_PACKAGES := ffmpeg nginx libnginx-mod-rtmp wrk openssl python3-venv
+BENCH_PACKAGES := ffmpeg nginx libnginx-mod-rtmp wrk openssl python3-venv chromium
 BENCH_ARGS ?=
 bench: deps
 	$(call apt_install,$(BENCH_PACKAGES))
