@@ -36,10 +36,14 @@ enum HTTPServers {
         let api = LiveStreamsController(store: dependencies.store, service: dependencies.service, maxBodySize: config.maxBodySize)
         let requestTimeout = TimeAmount.milliseconds(Int64(config.requestTimeout * 1000))
         let idleTimeout = TimeAmount.milliseconds(Int64(config.idleTimeout * 1000))
-        let served = Counter(label: "hb.requests", dimensions: [("http.route", "/{playback_id}/{file}"),
-                                                                ("http.request.method", "GET"), ("http.response.status_code", "200")])
+        // The router's request counter for the playlist route, by the statuses the fast path answers.
+        let served = [HTTPResponse.Status.ok, .serviceUnavailable].map { status in
+            (status, Counter(label: "hb.requests", dimensions: [("http.route", "/{playback_id}/{file}"), ("http.request.method", "GET"),
+                                                               ("http.response.status_code", String(status.code))]))
+        }
         let fastPath = PlaylistFastPath.Source(directory: dependencies.playbackIDs, packagers: dependencies.packagers,
-                                               requests: dependencies.playbackRequests, served: { served.increment() })
+                                               requests: dependencies.playbackRequests,
+                                               served: { status in served.first { $0.0 == status }?.1.increment() })
         let http1 = HTTP1Channel.Configuration(
             additionalChannelHandlers: [RequestDeadlineHandler(requestTimeout: requestTimeout, idleTimeout: idleTimeout),
                                         PlaylistFastPath(source: fastPath)])

@@ -94,7 +94,8 @@ final class HeldRequests: Sendable {
 
     /// Calls `done` once: `.ready` when `isReady` holds (now, or at a ``wake()``), `.timedOut` after
     /// `timeout` (a timer on `loop`), `.overLimit` at once. Returns the hold's ID for ``cancel(_:)``
-    /// (nil when `done` was called already). `done` runs on whatever thread woke it.
+    /// (nil when `done` was called before it returned; cancelling a finished hold does nothing).
+    /// `done` runs on whatever thread woke it.
     func hold(timeout: TimeAmount, on loop: any EventLoop, until isReady: @escaping @Sendable () -> Bool,
               done: @escaping @Sendable (Outcome) -> Void) -> Int? {
         if isReady() {

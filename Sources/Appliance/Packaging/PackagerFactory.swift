@@ -11,8 +11,8 @@ import Synchronization
 /// | reduced      | CMAF, at most 1 s              | none                                    |
 /// | low          | CMAF, at most 2 s              | `hls.part_duration` (0.334 s): LL-HLS   |
 ///
-/// Low: 0.334 s parts are 10 frames at 30 fps (8 at 25, 20 at 60) and make PART-HOLD-BACK 1.002 s,
-/// Apple's example; 2 s segments (TARGETDURATION 2) match a 2 s keyframe interval, keep CAN-SKIP-UNTIL
+/// Low: 0.334 s parts are 10 frames at 30 fps (8 at 25, 20 at 60); PART-TARGET 0.336 s (2 ms for RTMP's
+/// millisecond timestamps) makes PART-HOLD-BACK 1.008 s, near Apple's example; 2 s segments (TARGETDURATION 2) match a 2 s keyframe interval, keep CAN-SKIP-UNTIL
 /// at 12 s, and put players without LL support (3 target durations back) 6–8 s behind.
 final class PackagerFactory: StreamOutputFactory {
     let root: String

@@ -69,11 +69,15 @@ final class StreamPackager: StreamOutput {
         var deltaBytes: ByteBuffer?
         /// One more per playlist written; the gzipped playlist and delta of this version, once asked for.
         var version = 0
+        /// The version held requests were last woken for.
+        var wokenVersion = 0
         var gzipped: ByteBuffer?
         var gzippedDelta: ByteBuffer?
         /// Low-Latency HLS: the parts still downloadable, by their stream-wide index, and the next index.
         var parts: [Int: ByteBuffer] = [:]
         var nextPart = 0
+        /// Parts below this index are gone from memory.
+        var partsKeptFrom = 0
     }
 
     private struct Meters {
@@ -192,8 +196,20 @@ final class StreamPackager: StreamOutput {
         published.withLock { $0.lastSegmentAt = nil }
     }
 
+    /// Runs a writer's change under the pipeline lock, then answers held requests the change satisfied
+    /// (outside the lock: waking runs every waiter's condition, and the fast path's callbacks).
+    private func changing(_ body: (inout Pipeline) -> Void) {
+        pipeline.withLock { body(&$0) }
+        let changed = published.withLock { published -> Bool in
+            guard published.version != published.wokenVersion else { return false }
+            published.wokenVersion = published.version
+            return true
+        }
+        if changed { held.wake() }
+    }
+
     func tracks(video: MediaTrack?, audio: MediaTrack?, session: Int) {
-        pipeline.withLock { state in
+        changing { state in
             guard state.session == session, !state.ended, state.segmenter != nil else { return }
             state.video = video
             state.audio = audio
@@ -229,7 +245,7 @@ final class StreamPackager: StreamOutput {
     }
 
     func append(_ sample: MediaSample, session: Int) {
-        pipeline.withLock { state in
+        changing { state in
             // The segmenter is mutated in place (`state.segmenter!`): a local copy would share the
             // open segment's buffer and copy the whole segment on every sample.
             guard state.session == session, !state.ended, state.segmenter != nil else { return }
@@ -253,7 +269,7 @@ final class StreamPackager: StreamOutput {
     }
 
     func sessionEnded(_ session: Int) {
-        pipeline.withLock { state in
+        changing { state in
             guard state.session == session, state.segmenter != nil else { return }
             handle(state.segmenter!.finish(), &state)
             state.segmenter = nil
@@ -263,7 +279,7 @@ final class StreamPackager: StreamOutput {
 
     func broadcastEnded() {
         onEnd(liveStreamID)
-        pipeline.withLock { state in
+        changing { state in
             guard !state.ended else { return }
             if state.segmenter != nil { handle(state.segmenter!.finish(), &state) }
             state.segmenter = nil
@@ -272,7 +288,6 @@ final class StreamPackager: StreamOutput {
             state.retention.end()
             writePlaylist(&state)
         }
-        held.wake()
     }
 
     /// The playlist as last written (for tests and the playback side).
@@ -294,11 +309,6 @@ final class StreamPackager: StreamOutput {
     /// Whether the playlist has enough segments to be played (or is final).
     var isPlayable: Bool { published.withLock { $0.playable } }
 
-    /// The media playlist as last written, once it is playable; nil before.
-    var playableMediaPlaylist: ByteBuffer? {
-        published.withLock { $0.playable ? $0.playlistBytes : nil }
-    }
-
     /// What a live media playlist request gets.
     enum PlaylistAnswer: Sendable, Equatable {
         /// The playlist, gzipped when asked for (RFC 8216bis App. B.1: playlists SHOULD be compressed).
@@ -316,21 +326,26 @@ final class StreamPackager: StreamOutput {
 
     /// The media playlist, after holding a blocking reload until what it asks for is there; the
     /// delta update when `delta` and the stream offers them. Directives are ignored without LL-HLS.
-    func mediaPlaylist(reload: BlockingReload?, delta: Bool, gzip: Bool = false) async -> PlaylistAnswer {
+    /// `early`: a blocking reload answered before its part exists (over ``HoldLimit/limit``): not to be cached.
+    func mediaPlaylist(reload: BlockingReload?, delta: Bool, gzip: Bool = false) async -> (answer: PlaylistAnswer, early: Bool) {
         let playlist: MediaPlaylist? = published.withLock { $0.playable ? $0.playlist : nil }
-        guard let playlist else { return .notPlayable }
+        guard let playlist else { return (.notPlayable, false) }
+        var early = false
         if let reload, serverControl != nil {
             switch reload.decision(in: playlist) {
             case .badRequest:
-                return .badRequest("_HLS_msn=\(reload.mediaSequence)" + (reload.part.map { " _HLS_part=\($0)" } ?? "")
-                                   + " is too far ahead of the live edge")
+                return (.badRequest("_HLS_msn=\(reload.mediaSequence)" + (reload.part.map { " _HLS_part=\($0)" } ?? "")
+                                    + " is too far ahead of the live edge"), false)
             case .hold:
-                let outcome = await held.wait(timeout: holdTimeout) { [weak self] in self?.isSatisfied(reload) ?? true }
-                if outcome == .timedOut { return .timedOut }
+                switch await held.wait(timeout: holdTimeout, until: { [weak self] in self?.isSatisfied(reload) ?? true }) {
+                case .timedOut: return (.timedOut, false)
+                case .overLimit: early = true
+                case .ready: break
+                }
             case .answer: break
             }
         }
-        return playlistBytes(delta: delta && serverControl != nil, gzip: gzip)
+        return (playlistBytes(delta: delta && serverControl != nil, gzip: gzip), early)
     }
 
     /// The current playlist (or its delta), gzipped once per version for every client that asks;
@@ -423,30 +438,22 @@ final class StreamPackager: StreamOutput {
         guard part.bytes.readableBytes > 0 else { return }
         let index = state.nextPart
         state.nextPart += 1
-        let keep = partsKept
         published.withLock { published in
             published.parts[index] = part.bytes
             published.nextPart = index + 1
-            published.parts[index - keep] = nil
         }
         var open = state.openSegment ?? MediaPlaylist.OpenSegment()
         if open.parts.isEmpty {
             open.discontinuity = part.discontinuity || state.discontinuityPending
-            if open.discontinuity || state.anchor == nil { state.anchor = (wallClock() - MediaTime.milliseconds(ticks: part.duration), part.startDTS) }
-            open.programDateTime = state.anchor!.wallMilliseconds + MediaTime.milliseconds(ticks: part.startDTS - state.anchor!.dts)
+            open.programDateTime = programDateTime(of: part.startDTS, endingNowAfter: part.duration, restart: open.discontinuity, &state)
             open.map = state.map
         }
-        open.parts.append(PlaylistPart(uri: partURI(index), duration: part.duration, independent: part.independent))
+        // A part is at most PART-TARGET long but for a gap in the media longer than a part; the playlist
+        // never says more (the segment's EXTINF keeps the true length).
+        let duration = min(part.duration, serverControl?.partTarget ?? part.duration)
+        open.parts.append(PlaylistPart(uri: partURI(index), duration: duration, independent: part.independent))
         state.openSegment = open
         writePlaylist(&state)
-    }
-
-    /// Parts kept in memory: those listed (three target durations) and, for as long again after they
-    /// leave the playlist (§6.2.2), those a slow client may still ask for.
-    private var partsKept: Int {
-        guard let control = serverControl else { return 0 }
-        let target = max(Int64(settings.segmentDuration * Double(MediaTime.timescale)), MediaTime.timescale)
-        return Int((6 * target + control.partTarget - 1) / control.partTarget) + 8
     }
 
     /// The URI of the part with stream-wide index `index` (numbered across segments and reconnects,
@@ -492,11 +499,10 @@ final class StreamPackager: StreamOutput {
             entry = PlaylistSegment(uri: uri, duration: segment.duration, discontinuity: open.discontinuity,
                                     programDateTime: open.programDateTime, map: open.map, parts: open.parts)
         } else {
-            if segment.discontinuity || state.anchor == nil { state.anchor = (wallClock() - MediaTime.milliseconds(ticks: segment.duration), segment.startDTS) }
-            let anchor = state.anchor!
             entry = PlaylistSegment(uri: uri, duration: segment.duration,
                                     discontinuity: segment.discontinuity || state.discontinuityPending,
-                                    programDateTime: anchor.wallMilliseconds + MediaTime.milliseconds(ticks: segment.startDTS - anchor.dts),
+                                    programDateTime: programDateTime(of: segment.startDTS, endingNowAfter: segment.duration,
+                                                                     restart: segment.discontinuity, &state),
                                     map: state.map)
         }
         state.discontinuityPending = false
@@ -508,6 +514,14 @@ final class StreamPackager: StreamOutput {
             state.announcedPlayable = true
             onPlayable()
         }
+    }
+
+    /// EXT-X-PROGRAM-DATE-TIME of media starting at `dts`: one wall-clock anchor plus media time (no
+    /// drift between segments), re-anchored at a discontinuity, the anchor put so that media of
+    /// `duration` published now ends now.
+    private func programDateTime(of dts: Int64, endingNowAfter duration: Int64, restart: Bool, _ state: inout Pipeline) -> Int64 {
+        if restart || state.anchor == nil { state.anchor = (wallClock() - MediaTime.milliseconds(ticks: duration), dts) }
+        return state.anchor!.wallMilliseconds + MediaTime.milliseconds(ticks: dts - state.anchor!.dts)
     }
 
     /// Writes a segment; on a full file system, drops the oldest segments (those that left the
@@ -543,7 +557,11 @@ final class StreamPackager: StreamOutput {
         var playlist = state.retention.window.playlist
         if settings.format == .cmaf { playlist.version = 6 }
         var delta: ByteBuffer?
-        if let control = serverControl {
+        var keepPartsFrom = 0
+        if var control = serverControl {
+            // Six target durations, as the spec's minimum; TARGETDURATION only grows past the
+            // configured one when keyframes come further apart than it.
+            control.canSkipUntil = 6 * playlist.targetDuration
             playlist.serverControl = control
             if !state.ended {
                 playlist.openSegment = state.openSegment
@@ -551,8 +569,13 @@ final class StreamPackager: StreamOutput {
             }
             // Parts are listed for the last three target durations, and none once the stream has
             // ended (their bytes leave memory with the packager).
-            playlist = playlist.listingParts(within: state.ended ? 0 : 3 * Int64(playlist.targetDuration) * MediaTime.timescale)
+            let threeTargets = 3 * Int64(playlist.targetDuration) * MediaTime.timescale
+            playlist = playlist.listingParts(within: state.ended ? 0 : threeTargets)
             delta = playlist.delta().map { ByteBuffer(string: $0.render()) }
+            // Parts stay in memory while listed and for three target durations after (§6.2.2).
+            let oldest = (playlist.segments.first { !$0.parts.isEmpty }?.parts.first ?? playlist.openSegment?.parts.first)
+                .flatMap { partIndex($0.uri) } ?? state.nextPart
+            keepPartsFrom = state.ended ? state.nextPart : oldest - Int((threeTargets + control.partTarget - 1) / control.partTarget)
         }
         let bytes = ByteBuffer(string: playlist.render())
         do {
@@ -568,12 +591,15 @@ final class StreamPackager: StreamOutput {
             published.variant = variant
             published.ended = ended
             published.deltaBytes = delta
+            while published.partsKeptFrom < keepPartsFrom {
+                published.parts[published.partsKeptFrom] = nil
+                published.partsKeptFrom += 1
+            }
             published.version += 1
             published.gzipped = nil
             published.gzippedDelta = nil
             if segmentPublished { published.lastSegmentAt = NIODeadline.now() }
         }
-        held.wake()
     }
 
     deinit {

@@ -64,9 +64,10 @@ struct PlaybackController: Sendable {
                              && name.utf8.allSatisfy { Self.isAlphanumeric($0) || $0 == UInt8(ascii: "-") || $0 == UInt8(ascii: ".") }
                              && !name.hasPrefix(".")) else { throw PlaybackError.notFound }
         let live = packagers.packager(liveStreamID: entry.liveStreamID)
+        let reload = isPlaylist ? try Self.directives(request) : nil
         if isPlaylist, let packager = live {
             // A live broadcast: the playlist comes from memory, no file system round trip.
-            return try await livePlaylist(request, packager)
+            return try await livePlaylist(request, packager, reload: reload)
         }
         if kind == .part, let packager = live {
             switch await packager.part(named: name) {
@@ -89,19 +90,13 @@ struct PlaybackController: Sendable {
     /// A live media playlist: LL-HLS directives honoured (blocking reload, delta update; §6.2.5).
     /// Blocking answers have unique URLs and may be cached for six target durations, others for half
     /// of one (RFC 8216bis App. B.1 "recommended" caching).
-    private func livePlaylist(_ request: Request, _ packager: StreamPackager) async throws -> Response {
-        let query = request.uri.queryParameters
-        let reload: BlockingReload?
-        do {
-            reload = try BlockingReload.parse(msn: query.get("_HLS_msn"), part: query.get("_HLS_part"))
-        } catch {
-            throw PlaybackError.badDirective(error.description)
-        }
-        let skip = query.get("_HLS_skip").map { $0 == "YES" || $0 == "v2" } ?? false
-        switch await packager.mediaPlaylist(reload: reload, delta: skip, gzip: Self.acceptsGzip(request.headers)) {
+    private func livePlaylist(_ request: Request, _ packager: StreamPackager, reload: BlockingReload?) async throws -> Response {
+        let skip = request.uri.queryParameters.get("_HLS_skip").map { $0 == "YES" || $0 == "v2" } ?? false
+        let (answer, early) = await packager.mediaPlaylist(reload: reload, delta: skip, gzip: Self.acceptsGzip(request.headers))
+        switch answer {
         case .playlist(let bytes, let gzipped):
             var response = respond(request, bytes, contentType: "application/vnd.apple.mpegurl",
-                                   cacheControl: Self.playlistCacheControl(packager, blocking: reload != nil))
+                                   cacheControl: Self.playlistCacheControl(packager, blocking: reload != nil, early: early))
             response.headers[.vary] = "Accept-Encoding"
             if gzipped { response.headers[.contentEncoding] = "gzip" }
             return response
@@ -111,11 +106,25 @@ struct PlaybackController: Sendable {
         }
     }
 
-    /// Cache-Control of a live media playlist: blocking answers have unique URLs and may be cached for
-    /// six target durations, other LL answers for half of one (RFC 8216bis App. B.1), others 1 s.
-    static func playlistCacheControl(_ packager: StreamPackager, blocking: Bool) -> String {
+    /// Cache-Control of a live media playlist: LL-HLS blocking answers have unique URLs and may be
+    /// cached for six target durations, other LL answers for half of one (RFC 8216bis App. B.1), others
+    /// 1 s; a blocking reload answered early (too many held) must not be cached at all.
+    static func playlistCacheControl(_ packager: StreamPackager, blocking: Bool, early: Bool = false) -> String {
+        guard packager.serverControl != nil else { return "max-age=1" }
+        if early { return "no-store" }
         let target = packager.playlist.targetDuration
-        return blocking ? "public, max-age=\(6 * target)" : packager.serverControl != nil ? "public, max-age=\(max(1, target / 2))" : "max-age=1"
+        return blocking ? "public, max-age=\(6 * target)" : "public, max-age=\(max(1, target / 2))"
+    }
+
+    /// The LL-HLS blocking-reload directives of a playlist request; malformed ones (a value that is not
+    /// 1–20 digits, `_HLS_part` alone) are refused with 400 whatever the stream (§6.2.5.2).
+    static func directives(_ request: Request) throws -> BlockingReload? {
+        let query = request.uri.queryParameters
+        do {
+            return try BlockingReload.parse(msn: query.get("_HLS_msn"), part: query.get("_HLS_part"))
+        } catch {
+            throw PlaybackError.badDirective(error.description)
+        }
     }
 
     /// Whether `Accept-Encoding` lists gzip with a weight above 0 (RFC 9110 §12.5.3).

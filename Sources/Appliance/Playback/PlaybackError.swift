@@ -44,11 +44,17 @@ enum PlaybackError: HTTPResponseError, Equatable {
         }
     }
 
-    func response(from request: Request, context: some RequestContext) throws -> Response {
+    /// The headers of every playback error.
+    static var headers: HTTPFields {
         var headers = HTTPFields()
         headers[.contentType] = "application/json"
         headers[.accessControlAllowOrigin] = "*"
         headers[.cacheControl] = "no-store"
+        return headers
+    }
+
+    func response(from request: Request, context: some RequestContext) throws -> Response {
+        let headers = Self.headers
         return Response(status: status, headers: headers, body: .init(byteBuffer: ByteBuffer(bytes: body)))
     }
 

@@ -6,7 +6,8 @@ import NIOHTTPTypes
 
 /// The hot path of playback, on the event loop: `GET /{PLAYBACK_ID}/index.m3u8` of a live, public,
 /// playable stream — plain, or with LL-HLS directives (`_HLS_msn`, `_HLS_part`, `_HLS_skip`) only —
-/// is answered here with the same bytes and headers ``PlaybackController`` would send, without a
+/// is answered here with the bytes, status and headers ``PlaybackController`` would send (and counted
+/// in `hb.requests` the same way, though not in the request-duration histogram), without a
 /// Swift task, the router or the middleware; a blocking reload is held here (a callback and a timer
 /// on this event loop) and answered the moment its part is published. Profiling showed the task, the
 /// router and the middleware to cost most of a playlist request (a trivial Hummingbird route answered
@@ -29,8 +30,8 @@ final class PlaylistFastPath: ChannelDuplexHandler, RemovableChannelHandler {
         let directory: PlaybackDirectory
         let packagers: PackagerFactory
         let requests: RequestCounter
-        /// Counted as the router's requests of the same route are (`hb.requests`).
-        let served: @Sendable () -> Void
+        /// Counted as the router's requests of the same route are (`hb.requests` by status).
+        let served: @Sendable (HTTPResponse.Status) -> Void
     }
 
     /// A request to answer here: the stream's packager and the directives.
@@ -57,8 +58,9 @@ final class PlaylistFastPath: ChannelDuplexHandler, RemovableChannelHandler {
     private struct HeadKey: Equatable {
         var packager: ObjectIdentifier
         var version: Int
+        var length: Int
         var gzipped: Bool
-        var blocking: Bool
+        var cacheControl: String
         var date: String
     }
 
@@ -82,7 +84,9 @@ final class PlaylistFastPath: ChannelDuplexHandler, RemovableChannelHandler {
     private func read(_ part: HTTPRequestPart, context: ChannelHandlerContext) {
         switch part {
         case .head(let request):
-            if inFlight == 0, let playlist = playlist(for: request) {
+            // Answered here only in turn, and while the client reads what it is sent (the router's
+            // path has backpressure; this one writes at once).
+            if inFlight == 0, context.channel.isWritable, let playlist = playlist(for: request) {
                 answered = true
                 answer(playlist, context: context)
                 return
@@ -120,7 +124,7 @@ final class PlaylistFastPath: ChannelDuplexHandler, RemovableChannelHandler {
     /// The request, when it is one the fast path serves.
     private func playlist(for request: HTTPRequest) -> Playlist? {
         guard request.method == .get, let path = request.path, let (id, query) = Self.split(path),
-              request.headerFields[.range] == nil, request.headerFields[.connection] == nil,
+              request.headerFields[.range] == nil, !Self.changesTheConnection(request.headerFields[.connection]),
               let directives = Self.directives(query),
               let entry = source.directory.cached(id), entry.playbackID.policy == .public,
               let packager = source.packagers.packager(liveStreamID: entry.liveStreamID) else { return nil }
@@ -129,8 +133,7 @@ final class PlaylistFastPath: ChannelDuplexHandler, RemovableChannelHandler {
                                 gzip: PlaybackController.acceptsGzip(request.headerFields))
         if let reload = playlist.reload {
             switch packager.decision(reload) {
-            case .answer?: break
-            case .hold?: playlist.reload = reload
+            case .answer?, .hold?: break
             case .badRequest?, nil: return nil  // the router answers 400 (or 412) in Mux's error shape
             }
         } else if case .notPlayable = packager.playlistBytes(delta: false, gzip: false) {
@@ -154,10 +157,10 @@ final class PlaylistFastPath: ChannelDuplexHandler, RemovableChannelHandler {
                 let handler = handler.value
                 guard handler.held != nil else { return }  // the connection went away meanwhile
                 handler.held = nil
-                if outcome == .timedOut {
-                    handler.sendTimeout(context: boundContext.value)
-                } else {
-                    handler.send(playlist, context: boundContext.value)
+                switch outcome {
+                case .timedOut: handler.sendTimeout(context: boundContext.value)
+                case .overLimit: handler.send(playlist, early: true, context: boundContext.value)
+                case .ready: handler.send(playlist, context: boundContext.value)
                 }
                 handler.drainQueue(context: boundContext.value)
             }
@@ -172,13 +175,14 @@ final class PlaylistFastPath: ChannelDuplexHandler, RemovableChannelHandler {
         }
     }
 
-    private func send(_ playlist: Playlist, context: ChannelHandlerContext) {
+    private func send(_ playlist: Playlist, early: Bool = false, context: ChannelHandlerContext) {
         let (answer, version) = playlist.packager.versionedPlaylist(delta: playlist.delta, gzip: playlist.gzip)
         guard case .playlist(let bytes, let gzipped) = answer else { return sendTimeout(context: context) }
         source.requests.increment()
-        source.served()
-        let blocking = playlist.reload != nil
-        let key = HeadKey(packager: ObjectIdentifier(playlist.packager), version: version, gzipped: gzipped, blocking: blocking, date: date.now())
+        source.served(.ok)
+        let cacheControl = PlaybackController.playlistCacheControl(playlist.packager, blocking: playlist.reload != nil, early: early)
+        let key = HeadKey(packager: ObjectIdentifier(playlist.packager), version: version, length: bytes.readableBytes,
+                          gzipped: gzipped, cacheControl: cacheControl, date: date.now())
         let response: HTTPResponse
         if let head, head.key == key {
             response = head.response
@@ -186,7 +190,7 @@ final class PlaylistFastPath: ChannelDuplexHandler, RemovableChannelHandler {
             var headers = HTTPFields()
             headers.reserveCapacity(9)
             headers[.contentType] = "application/vnd.apple.mpegurl"
-            headers[.cacheControl] = PlaybackController.playlistCacheControl(playlist.packager, blocking: blocking)
+            headers[.cacheControl] = cacheControl
             headers[.accessControlAllowOrigin] = "*"
             headers[.acceptRanges] = "bytes"
             headers[.vary] = "Accept-Encoding"
@@ -206,10 +210,9 @@ final class PlaylistFastPath: ChannelDuplexHandler, RemovableChannelHandler {
     private func sendTimeout(context: ChannelHandlerContext) {
         let error = PlaybackError.holdTimedOut
         let body = ByteBuffer(bytes: error.body)
-        var headers = HTTPFields()
-        headers[.contentType] = "application/json"
-        headers[.accessControlAllowOrigin] = "*"
-        headers[.cacheControl] = "no-store"
+        source.requests.increment()
+        source.served(error.status)
+        var headers = PlaybackError.headers
         headers[.contentLength] = String(body.readableBytes)
         headers[.date] = date.now()
         headers[.server] = "onair"
@@ -219,6 +222,13 @@ final class PlaylistFastPath: ChannelDuplexHandler, RemovableChannelHandler {
     }
 
     // MARK: Parsing
+
+    /// Whether a `Connection` header asks for more than keep-alive (`close`, `upgrade`): the router
+    /// handles those.
+    static func changesTheConnection(_ header: String?) -> Bool {
+        guard let header else { return false }
+        return header.split(separator: ",").contains { $0.trimmingCharacters(in: .whitespaces).lowercased() != "keep-alive" }
+    }
 
     /// `(ID, query)` of `/ID/index.m3u8[?query]` (ID: letters and digits, at most 64), else nil.
     static func split(_ path: String) -> (id: String, query: Substring)? {

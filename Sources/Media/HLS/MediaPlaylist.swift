@@ -5,8 +5,8 @@
 /// #EXTM3U
 /// #EXT-X-VERSION:3                       6 with EXT-X-MAP (§8), 9 in a delta update (EXT-X-SKIP)
 /// #EXT-X-TARGETDURATION:2
-/// #EXT-X-SERVER-CONTROL:CAN-BLOCK-RELOAD=YES,PART-HOLD-BACK=1.002,CAN-SKIP-UNTIL=12   LL only
-/// #EXT-X-PART-INF:PART-TARGET=0.334                                                     LL only
+/// #EXT-X-SERVER-CONTROL:CAN-BLOCK-RELOAD=YES,PART-HOLD-BACK=1.008,CAN-SKIP-UNTIL=12   LL only
+/// #EXT-X-PART-INF:PART-TARGET=0.33600                                                   LL only
 /// #EXT-X-MEDIA-SEQUENCE:42
 /// #EXT-X-DISCONTINUITY-SEQUENCE:1        MPEG-TS: only when > 0 (absent means 0); CMAF: always
 /// #EXT-X-SKIP:SKIPPED-SEGMENTS=3         a delta update: replaces the oldest segments
@@ -137,7 +137,7 @@ public struct MediaPlaylist: Sendable, Equatable {
 
     /// The delta update of §6.2.5.1: segments that end more than the skip boundary before the end of
     /// the last segment are replaced by EXT-X-SKIP (MEDIA-SEQUENCE stays). Nil when the playlist
-    /// offers no deltas (no CAN-SKIP-UNTIL, or ENDLIST).
+    /// offers no deltas (no CAN-SKIP-UNTIL, or ENDLIST) or there is nothing to skip yet.
     public func delta() -> MediaPlaylist? {
         guard let control = serverControl, control.canSkipUntil > 0, !endList else { return nil }
         let boundary = Int64(control.canSkipUntil) * MediaTime.timescale
@@ -150,6 +150,7 @@ public struct MediaPlaylist: Sendable, Equatable {
         }
         // Keep every segment that starts within the boundary (mediamtx#6237: skipping too much).
         kept = min(segments.count, kept + 1)
+        guard kept < segments.count else { return nil }
         var delta = self
         delta.skippedSegments = segments.count - kept
         delta.skippedMap = delta.skippedSegments > 0 ? segments[delta.skippedSegments - 1].map : nil

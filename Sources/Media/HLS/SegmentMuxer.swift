@@ -59,3 +59,5 @@ extension TransportStreamMuxer: SegmentMuxer {
 
     public mutating func endFragment(endingAt end: Int64, into buffer: inout ByteBuffer) {}
 }
+
+extension FragmentedMP4Muxer: SegmentMuxer {}

@@ -25,8 +25,10 @@ public struct Segmenter: Sendable {
     private var pendingDiscontinuity = false
     /// DTS of the last sample written, per track, for jump detection and duration estimates.
     private var lastDTS: [TrackKind: Int64] = [:]
-    /// Last positive DTS step per track: the estimated duration of the last sample.
+    /// Last positive DTS step per track, and the one before: the estimated duration of the last
+    /// sample is the smaller (one late frame after a dropped one is a gap, not a new frame rate).
     private var lastStep: [TrackKind: Int64] = [:]
+    private var previousStep: [TrackKind: Int64] = [:]
     /// Frame duration from the SPS VUI, used when no step has been seen yet.
     private var videoFrameDuration: Int64?
 
@@ -77,6 +79,7 @@ public struct Segmenter: Sendable {
         videoFrameDuration = frameDuration
         lastDTS = [:]
         lastStep = [:]
+        previousStep = [:]
         return closed
     }
 
@@ -98,8 +101,10 @@ public struct Segmenter: Sendable {
         let startsSegment = continues ? isCutPoint(sample) : canStartSegment(with: sample)
         if continues && !startsSegment {
             // The common case: mux straight into the open fragment; a throw rolls the bytes back.
+            // A frame that comes late (a dropped frame before it) closes the part before it first.
+            let closed = closePartIfLate(sample)
             try write(sample)
-            return closePartIfFull(after: sample)
+            return closed + closePartIfFull(after: sample)
         }
         if continues || restart {
             // Something closes before the sample is written: check it first, so a bad sample changes nothing.
@@ -148,16 +153,28 @@ public struct Segmenter: Sendable {
         if sample.kind == timingKind { open!.partHasTimingSamples = true }
         if sample.kind == .video, open!.partIndependent == nil { open!.partIndependent = sample.isKeyframe }
         if sample.kind == timingKind { open!.lastTimingDTS = sample.dts }
-        if let last = lastDTS[sample.kind], sample.dts > last { lastStep[sample.kind] = sample.dts - last }
+        if let last = lastDTS[sample.kind], sample.dts > last {
+            previousStep[sample.kind] = lastStep[sample.kind]
+            lastStep[sample.kind] = sample.dts - last
+        }
         lastDTS[sample.kind] = sample.dts
     }
 
-    /// With parts: after a timing sample, closes the part when one more frame would pass the target.
+    /// With parts: after a timing sample, closes the part when one more frame would pass the target
+    /// (by more than the millisecond RTMP timestamps are rounded to).
     private mutating func closePartIfFull(after sample: MediaSample) -> [SegmenterOutput] {
         guard let target = configuration.partTarget, sample.kind == timingKind, let open else { return [] }
         let step = estimatedStep
-        guard sample.dts + 2 * step - open.partStart > target else { return [] }
+        guard sample.dts + 2 * step - open.partStart > target + configuration.backwardTolerance else { return [] }
         return closePart(endingAt: sample.dts + step).map { [.part($0)] } ?? []
+    }
+
+    /// With parts: before a timing sample that would end past the target, closes the part at the
+    /// sample's DTS (the previous frame's step was shorter than the gap to this one).
+    private mutating func closePartIfLate(_ sample: MediaSample) -> [SegmenterOutput] {
+        guard let target = configuration.partTarget, sample.kind == timingKind, let open, open.partHasTimingSamples,
+              sample.dts + estimatedStep - open.partStart > target + configuration.backwardTolerance else { return [] }
+        return closePart(endingAt: sample.dts).map { [.part($0)] } ?? []
     }
 
     /// Ends the open fragment at `end`; with parts, returns it as a part and starts the next one there.
@@ -227,9 +244,10 @@ public struct Segmenter: Sendable {
         return closed
     }
 
-    /// The timing track's last step, or before any, the SPS frame rate or one AAC frame.
+    /// The timing track's last step (or the one before, when smaller), or before any, the SPS frame
+    /// rate or one AAC frame.
     private var estimatedStep: Int64 {
-        if let step = lastStep[timingKind] { return step }
+        if let step = lastStep[timingKind] { return min(step, previousStep[timingKind] ?? step) }
         if videoTrack != nil { return videoFrameDuration ?? 0 }
         if case .aac(let config) = audioTrack { return config.frameDurationTicks }
         return 0

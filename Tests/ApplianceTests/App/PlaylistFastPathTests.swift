@@ -1,3 +1,4 @@
+import CompressNIO
 import Foundation
 import Hummingbird
 import Logging
@@ -14,8 +15,8 @@ import Testing
     let root = NSTemporaryDirectory() + "onair-fast-\(UUID().uuidString)"
 
     /// A factory with one live stream (playback ID `pub`, and `sig` signed) with 8 s of 30 fps video.
-    func fixture(_ mode: LiveStream.LatencyMode = .standard) async throws -> (PackagerFactory, PlaybackDirectory, RequestCounter) {
-        let factory = PackagerFactory(root: root, settings: PackagerSettings(segmentDuration: 2, playlistLength: 6, deleteGraceSegments: 2,
+    func fixture(_ mode: LiveStream.LatencyMode = .standard, seconds: Int = 8) async throws -> (PackagerFactory, PlaybackDirectory, RequestCounter) {
+        let factory = PackagerFactory(root: root, settings: PackagerSettings(segmentDuration: 2, playlistLength: 10, deleteGraceSegments: 2,
                                                                              maxBytesPerStream: 1 << 30),
                                       budget: HLSBudget(limit: 1 << 30), logger: Logger(label: "test"), wallClock: { 1_700_000_000_000 })
         let stream = LiveStream(id: "s1", streamKey: "key", status: .active, createdAt: 1, reconnectWindow: 0,
@@ -25,7 +26,7 @@ import Testing
         packager.sessionStarted(1)
         let base = StreamPackagerTests()
         packager.tracks(video: .h264(base.record), audio: nil, session: 1)
-        base.feed(packager, session: 1, seconds: 8)
+        base.feed(packager, session: 1, seconds: seconds)
         let directory = PlaybackDirectory { id in
             stream.playbackIDs.first { $0.id == id }.map { PlaybackDirectory.Entry(playbackID: $0, liveStreamID: "s1") }
         }
@@ -35,7 +36,7 @@ import Testing
 
     func channel(_ factory: PackagerFactory, _ directory: PlaybackDirectory, _ counter: RequestCounter) throws -> EmbeddedChannel {
         let channel = EmbeddedChannel()
-        let source = PlaylistFastPath.Source(directory: directory, packagers: factory, requests: counter, served: {})
+        let source = PlaylistFastPath.Source(directory: directory, packagers: factory, requests: counter, served: { _ in })
         try channel.pipeline.syncOperations.addHandler(PlaylistFastPath(source: source))
         return channel
     }
@@ -60,10 +61,34 @@ import Testing
         #expect(head.headerFields[.contentLength] == String(body.readableBytes) && head.headerFields[.date] != nil)
         #expect(String(buffer: body).hasPrefix("#EXTM3U\n") && String(buffer: body).contains("#EXTINF"))
         #expect(counter.count == 1)
-        // gzip when asked, the same bytes gunzipped.
-        try channel.writeInbound(Self.get("/pub/index.m3u8", [.acceptEncoding: "gzip, deflate"]))
-        guard case .head(let gzipped) = try #require(try channel.readOutbound(as: HTTPResponsePart.self)) else { return }
+        // gzip when asked, the same bytes gunzipped; keep-alive is fine.
+        try channel.writeInbound(Self.get("/pub/index.m3u8", [.acceptEncoding: "gzip, deflate", .connection: "keep-alive"]))
+        guard case .head(let gzipped) = try #require(try channel.readOutbound(as: HTTPResponsePart.self)),
+              case .body(var compressed) = try #require(try channel.readOutbound(as: HTTPResponsePart.self)) else { return }
         #expect(gzipped.headerFields[.contentEncoding] == "gzip")
+        #expect(try compressed.decompress(with: .gzip) == body)
+        // A client that does not read what it is sent goes the router's way (which has backpressure).
+        _ = try channel.readOutbound(as: HTTPResponsePart.self)
+        channel.isWritable = false
+        try channel.writeInbound(Self.get("/pub/index.m3u8"))
+        #expect(try channel.readInbound(as: HTTPRequestPart.self) != nil)
+    }
+
+    @Test func aDeltaAndAFullPlaylistOnOneConnectionEachGetTheirOwnLength() async throws {
+        defer { try? FileManager.default.removeItem(atPath: root) }
+        let (factory, directory, counter) = try await fixture(.low, seconds: 24)  // 11 segments: longer than CAN-SKIP-UNTIL
+        let channel = try channel(factory, directory, counter)
+        var lengths: [Int] = []
+        for path in ["/pub/index.m3u8?_HLS_skip=YES", "/pub/index.m3u8"] {
+            try channel.writeInbound(Self.get(path))
+            guard case .head(let head) = try #require(try channel.readOutbound(as: HTTPResponsePart.self)),
+                  case .body(let body) = try #require(try channel.readOutbound(as: HTTPResponsePart.self)) else { return }
+            _ = try channel.readOutbound(as: HTTPResponsePart.self)
+            #expect(head.headerFields[.contentLength] == String(body.readableBytes))
+            #expect(String(buffer: body).contains("#EXT-X-SKIP:") == path.contains("skip"))
+            lengths.append(body.readableBytes)
+        }
+        #expect(lengths[0] < lengths[1])
     }
 
     @Test(arguments: ["/pub/index.m3u8?token=x", "/pub/index.m3u8?_HLS_msn=x", "/sig/index.m3u8", "/nope/index.m3u8", "/pub/seg.ts", "/pub.m3u8", "/healthz", "/pub/index.m3u8x"])

@@ -1,6 +1,7 @@
 import CompressNIO
 import Foundation
 import Logging
+import Synchronization
 import Media
 import NIOCore
 import Testing
@@ -37,6 +38,10 @@ import Testing
             let dts = Int64(frame) * 3000
             packager.append(MediaSample(kind: .video, dts: dts, pts: dts, isKeyframe: key, payload: payload), session: 1)
         }
+    }
+
+    func text(_ result: (answer: StreamPackager.PlaylistAnswer, early: Bool)) throws -> String {
+        try text(result.answer)
     }
 
     func text(_ answer: StreamPackager.PlaylistAnswer) throws -> String {
@@ -85,7 +90,7 @@ import Testing
         let text = try text(await answer)
         #expect(text.contains("-p21.m4s\"\n#EXT-X-PRELOAD-HINT"))
         #expect(packager.held.count == 0)
-        #expect(await packager.mediaPlaylist(reload: BlockingReload(mediaSequence: 9), delta: false) == .badRequest("_HLS_msn=9 is too far ahead of the live edge"))
+        #expect(await packager.mediaPlaylist(reload: BlockingReload(mediaSequence: 9), delta: false).answer == .badRequest("_HLS_msn=9 is too far ahead of the live edge"))
     }
 
     @Test func theHintedPartIsHeldAndSentWholeOnceComplete() async throws {
@@ -118,22 +123,32 @@ import Testing
         defer { try? FileManager.default.removeItem(atPath: root) }
         let full = started(packager(holdLimit: HoldLimit(limit: 0)))
         feed(full, frames: 0..<200)
-        // Over the limit: answered at once with the playlist as it is.
-        let text = try text(await full.mediaPlaylist(reload: BlockingReload(mediaSequence: 4, part: 0), delta: false))
-        #expect(text.hasSuffix("-p20.m4s\"\n"))
+        // Over the limit: answered at once with the playlist as it is, marked early (not to be cached).
+        let early = await full.mediaPlaylist(reload: BlockingReload(mediaSequence: 4, part: 0), delta: false)
+        #expect(try text(early.answer).hasSuffix("-p20.m4s\"\n") && early.early)
+        #expect(PlaybackController.playlistCacheControl(full, blocking: true, early: true) == "no-store")
         let held = HeldRequests(limit: HoldLimit(limit: 1))
         #expect(await held.wait(timeout: .milliseconds(1)) { false } == .timedOut)
         #expect(await held.wait(timeout: .seconds(60)) { true } == .ready)
         #expect(held.count == 0 && held.limit.count == 0)
+        // With one held, a second is over the limit of one.
+        let flag = Mutex(false)
+        async let first = held.wait(timeout: .seconds(60)) { flag.withLock { $0 } }
+        for _ in 0..<100_000 where held.count < 1 { await Task.yield() }
+        #expect(await held.wait(timeout: .seconds(60)) { false } == .overLimit)
+        flag.withLock { $0 = true }
+        held.wake()
+        #expect(await first == .ready)
+        #expect(held.limit.count == 0)
     }
 
     @Test func playlistsAreGzippedOncePerVersion() async throws {
         defer { try? FileManager.default.removeItem(atPath: root) }
         let packager = started(packager())
         feed(packager, frames: 0..<200)
-        guard case .playlist(let first, true) = await packager.mediaPlaylist(reload: nil, delta: false, gzip: true),
-              case .playlist(let second, true) = await packager.mediaPlaylist(reload: nil, delta: false, gzip: true),
-              case .playlist(let plain, false) = await packager.mediaPlaylist(reload: nil, delta: false) else {
+        guard case .playlist(let first, true) = await packager.mediaPlaylist(reload: nil, delta: false, gzip: true).answer,
+              case .playlist(let second, true) = await packager.mediaPlaylist(reload: nil, delta: false, gzip: true).answer,
+              case .playlist(let plain, false) = await packager.mediaPlaylist(reload: nil, delta: false).answer else {
             Issue.record("not gzipped")
             return
         }
@@ -142,7 +157,7 @@ import Testing
         var compressed = first
         #expect(try compressed.decompress(with: .gzip) == plain)
         feed(packager, frames: 200..<210)  // a new part: a new version
-        guard case .playlist(let third, true) = await packager.mediaPlaylist(reload: nil, delta: false, gzip: true) else { return }
+        guard case .playlist(let third, true) = await packager.mediaPlaylist(reload: nil, delta: false, gzip: true).answer else { return }
         #expect(third != first)
     }
 

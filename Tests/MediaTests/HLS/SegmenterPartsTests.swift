@@ -40,6 +40,16 @@ import Testing
         for (part, next) in zip(parts, parts.dropFirst()) { #expect(part.startDTS + part.duration == next.startDTS) }
     }
 
+    @Test func aDroppedFrameOrMillisecondJitterNeverMakesAPartLongerThanTheTarget() throws {
+        // RTMP's whole milliseconds (33, 34, 33 ms steps), and frames 25 and 26 missing.
+        var segmenter = Self.make(audio: false)
+        let frames = (0..<180).filter { $0 != 25 && $0 != 26 }
+        let samples = frames.map { Fx.video(dts: Int64(($0 * 1000 + 15) / 30) * 90, key: $0 % 60 == 0) }
+        let parts = try Self.run(&segmenter, samples).compactMap(\.part)
+        #expect(parts.allSatisfy { $0.duration <= 30_060 + 180 }, "\(parts.map(\.duration))")
+        for (part, next) in zip(parts, parts.dropFirst()) { #expect(part.startDTS + part.duration == next.startDTS) }
+    }
+
     @Test func aSegmentIsItsPartsJoinedAndComesRightAfterItsLastPart() throws {
         var segmenter = Self.make()
         let outputs = try Self.run(&segmenter, S.stream(frames: 120, gop: 60))

@@ -65,7 +65,7 @@ public struct FragmentedMP4Muxer: Sendable {
     }
 }
 
-extension FragmentedMP4Muxer: SegmentMuxer {
+extension FragmentedMP4Muxer {
     public mutating func beginSegment(into buffer: inout ByteBuffer) {}
 
     /// Throws ``MPEGTSError/trackNotConfigured(_:)`` for a track the muxer lacks and ``H264Error``
