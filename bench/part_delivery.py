@@ -4,19 +4,21 @@ blocked client receiving the playlist that lists it, with 1, 100 and 1,000 concu
 
 The release onair runs on loopback with a `low` stream. A publisher process (this file with
 --publish) sends a 30 fps clip in real time and records when each video frame's bytes went to the
-kernel (CLOCK_MONOTONIC, shared by processes). The client process holds N keep-alive HTTP/1.1
-connections; each asks, as hls.js does, for the part after the newest one it has seen
+kernel (CLOCK_MONOTONIC, shared by processes). The client processes (4 by default) hold N
+keep-alive HTTP/1.1 connections between them; each asks, as hls.js does, for the part after the newest one it has seen
 (`_HLS_msn=M&_HLS_part=P`), and notes when each answer is complete. Afterwards every part is fetched
 once and its last video frame found from its `moof` (tfdt + durations), which maps it to the
-publisher's send time. No anchor: nginx and the other servers here have no LL-HLS. The client is
-Python asyncio on the same two cores: with 1,000 clients its own time to read 1,000 answers is part
-of the figure.
+publisher's send time. No anchor: nginx and the other servers here have no LL-HLS. The clients are
+Python asyncio on the same two cores: with 1,000 clients their own time to read 1,000 answers is
+part of the figure.
 
     .venv/bin/python bench/part_delivery.py [--clients 1,100,1000] [--seconds 20]
 """
 import argparse
 import asyncio
+import gzip
 import json
+import multiprocessing
 import os
 import re
 import statistics
@@ -33,6 +35,7 @@ sys.path.insert(0, str(ROOT / "Tests/EndToEndTests"))
 sys.path.insert(0, str(ROOT / "bench"))
 import conftest  # noqa: E402
 import rtmp_load  # noqa: E402
+import uvloop  # noqa: E402
 
 OFFSET = 126_000  # FragmentedMP4Muxer.timestampOffset: decode time = DTS + 1.4 s at 90 kHz
 
@@ -88,7 +91,8 @@ class Blocked(asyncio.Protocol):
 
     def request(self):
         query = "" if self.next is None else f"?_HLS_msn={self.next[0]}&_HLS_part={self.next[1]}"
-        self.transport.write(f"GET {self.path}{query} HTTP/1.1\r\nHost: b\r\n\r\n".encode())
+        # As a browser asks: gzip accepted (hls.js in Chromium gets gzipped playlists).
+        self.transport.write(f"GET {self.path}{query} HTTP/1.1\r\nHost: b\r\nAccept-Encoding: gzip\r\n\r\n".encode())
 
     def data_received(self, data):
         self.buffer += data
@@ -106,7 +110,8 @@ class Blocked(asyncio.Protocol):
         self.buffer = self.buffer[head_end + 4 + length:]
         known = Blocked.parsed.get(body)
         if known is None:
-            known = Blocked.parsed[body] = (max(int(m) for m in PART.findall(body)), next_request(body))
+            text = gzip.decompress(body) if body[:2] == b"\x1f\x8b" else body
+            known = Blocked.parsed[body] = (max(int(m) for m in PART.findall(text)), next_request(text))
         if self.next is not None:
             self.log.append((known[0], now))
         self.next = known[1]
@@ -127,6 +132,25 @@ def next_request(body):
             msn, part = msn + 1, -1
     # parts after the last EXTINF belong to segment `msn` (the open one); -1 means none yet
     return (msn, part + 1)
+
+
+def client_process(port, path, count, seconds, queue):
+    uvloop.install()  # libuv's loop: the clients' own cost per answer is a fraction of asyncio's
+    queue.put(asyncio.run(run_clients(port, path, count, seconds)))
+
+
+def clients(port, path, count, seconds, processes):
+    """`count` blocked clients spread over `processes` processes (one asyncio loop each, so the
+    client's own reading is shared between the cores as the server's writing is)."""
+    queue = multiprocessing.Queue()
+    shares = [count // processes + (1 if i < count % processes else 0) for i in range(processes)]
+    workers = [multiprocessing.Process(target=client_process, args=(port, path, n, seconds, queue)) for n in shares if n]
+    for worker in workers:
+        worker.start()
+    logs = [log for _ in workers for log in queue.get()]
+    for worker in workers:
+        worker.join()
+    return logs
 
 
 async def run_clients(port, path, count, seconds):
@@ -191,7 +215,7 @@ def percentile(values, q):
     return values[min(len(values) - 1, int(q * len(values)))]
 
 
-def measure(server, clip, count, seconds, work):
+def measure(server, clip, count, seconds, work, processes):
     stream = server.create_stream(latency_mode="low", reconnect_window=0)
     pid = stream["playback_ids"][0]["id"]
     sends = work / f"sends-{count}.json"
@@ -207,7 +231,7 @@ def measure(server, clip, count, seconds, work):
             if time.monotonic() > deadline:
                 raise SystemExit(f"no playlist for the {count}-client run:\n{server.log_text()[-3000:]}")
             time.sleep(0.2)
-    logs = asyncio.run(run_clients(server.http_port, f"/{pid}/index.m3u8", count, seconds))
+    logs = clients(server.http_port, f"/{pid}/index.m3u8", count, seconds, min(processes, count))
     # While the broadcast is live (parts stay in memory), each part seen: its last video frame.
     prefix = re.search(r'URI="([^"]+)-p\d+\.m4s"', urllib.request.urlopen(f"{base}/index.m3u8").read().decode()).group(1)
     last_frames = {}
@@ -235,6 +259,7 @@ def main():
     parser.add_argument("--clients", default="1,100,1000")
     # Parts stay in memory about 15 s: every part seen is fetched (for its last frame) right after a row.
     parser.add_argument("--seconds", type=int, default=12)
+    parser.add_argument("--client-processes", type=int, default=4, help="processes the blocked clients are spread over")
     parser.add_argument("--onair", default=os.environ.get("ONAIR") or str(ROOT / ".build/release/onair"))
     parser.add_argument("--out", default=str(ROOT / "bench/part_delivery.md"))
     args = parser.parse_args()
@@ -245,7 +270,7 @@ def main():
     rows = []
     try:
         for count in [int(c) for c in args.clients.split(",")]:
-            row = measure(server, clip, count, args.seconds, work)
+            row = measure(server, clip, count, args.seconds, work, args.client_processes)
             print(f"{count:>5} clients: p50 {row['p50']:.1f} ms  p99 {row['p99']:.1f} ms  max {row['max']:.1f} ms"
                   f"  ({row['answers']} answers, {row['parts']} parts)", flush=True)
             rows.append(row)

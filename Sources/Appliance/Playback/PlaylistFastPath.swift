@@ -153,7 +153,8 @@ final class PlaylistFastPath: ChannelDuplexHandler, RemovableChannelHandler {
         held = (packager, nil)
         let id = packager.held.hold(timeout: TimeAmount(packager.holdTimeout), on: loop,
                                     until: { [weak packager] in packager?.isSatisfied(reload) ?? true }) { outcome in
-            loop.execute {
+            // Woken on this loop (the publisher's connection shares it): answer at once, else hop over.
+            let finish = {
                 let handler = handler.value
                 guard handler.held != nil else { return }  // the connection went away meanwhile
                 handler.held = nil
@@ -164,6 +165,7 @@ final class PlaylistFastPath: ChannelDuplexHandler, RemovableChannelHandler {
                 }
                 handler.drainQueue(context: boundContext.value)
             }
+            if loop.inEventLoop { finish() } else { loop.execute(finish) }
         }
         if held != nil { held!.id = id }
     }
