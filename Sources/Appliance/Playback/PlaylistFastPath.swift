@@ -136,7 +136,7 @@ final class PlaylistFastPath: ChannelDuplexHandler, RemovableChannelHandler {
             case .answer?, .hold?: break
             case .badRequest?, nil: return nil  // the router answers 400 (or 412) in Mux's error shape
             }
-        } else if case .notPlayable = packager.playlistBytes(delta: false, gzip: false) {
+        } else if !packager.isPlayable {
             return nil
         }
         return playlist
