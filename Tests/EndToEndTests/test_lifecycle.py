@@ -51,10 +51,16 @@ def wait_exit(process, timeout=10):
     return process.returncode
 
 
-def wait_publishing(onair, stream, timeout=20):
+def wait_publishing(onair, stream, publisher, timeout=45):
+    """Until the stream's first segment is on disk. On a loaded CI machine (four test workers on two cores)
+    that can take several target durations; a publisher that gave up fails at once, with its reason."""
     deadline = time.monotonic() + timeout
-    while not (onair.hls_dir / stream["id"]).exists() or not any((onair.hls_dir / stream["id"]).glob("*.ts")):
-        assert time.monotonic() < deadline, "no segment was written"
+    directory = onair.hls_dir / stream["id"]
+    while not directory.exists() or not any(directory.glob("*.ts")):
+        if publisher.poll() is not None:
+            raise AssertionError(f"the publisher exited ({publisher.returncode}): {publisher.stderr.read()}\n"
+                                 f"{onair.log_text()[-4000:]}")
+        assert time.monotonic() < deadline, f"no segment was written in {timeout} s\n{onair.log_text()[-4000:]}"
         time.sleep(0.1)
 
 
@@ -65,7 +71,7 @@ def test_cli_delete_disable_and_reset_key_act_on_a_live_publisher(onair):
     publishers = {id(stream): onair.publish(clip, stream) for stream in (disabled, reset, deleted)}
     try:
         for stream in (disabled, reset, deleted):
-            wait_publishing(onair, stream)
+            wait_publishing(onair, stream, publishers[id(stream)])
 
         onair.cli("streams", "disable", disabled["id"])
         assert wait_exit(publishers[id(disabled)]) != 0
@@ -105,7 +111,7 @@ def test_cli_complete_ends_the_playlist_at_once(onair):
     stream = onair.create_stream(reconnect_window=60)
     publisher = onair.publish(clip, stream)
     try:
-        wait_publishing(onair, stream)
+        wait_publishing(onair, stream, publisher)
         onair.cli("streams", "complete", stream["id"])
         playlist = onair.wait_for_endlist(stream, timeout=5)
         assert playlist.segments

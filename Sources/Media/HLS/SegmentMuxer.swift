@@ -30,7 +30,7 @@ public enum SegmentFormat: String, Sendable, Hashable {
 
     /// A muxer for these tracks that continues `previous` (MPEG-TS continuity counters, fMP4
     /// fragment sequence numbers).
-    func makeMuxer(video: MediaTrack?, audio: MediaTrack?, continuing previous: (any SegmentMuxer)?) -> any SegmentMuxer {
+    func makeMuxer(video: MediaTrack?, audio: MediaTrack?, continuing previous: FormatMuxer?) -> FormatMuxer {
         switch self {
         case .mpegts:
             var record: AVCDecoderConfigurationRecord?
@@ -38,11 +38,12 @@ public enum SegmentFormat: String, Sendable, Hashable {
             if case .h264(let value) = video { record = value }
             if case .aac(let value) = audio { config = value }
             var muxer = TransportStreamMuxer(video: record, audio: config)
-            muxer.continuityCounters = (previous as? TransportStreamMuxer)?.continuityCounters ?? [:]
-            return muxer
+            if case .mpegts(let last) = previous { muxer.continuityCounters = last.continuityCounters }
+            return .mpegts(muxer)
         case .cmaf:
-            return FragmentedMP4Muxer(video: video, audio: audio,
-                                      sequenceNumber: (previous as? FragmentedMP4Muxer)?.sequenceNumber ?? 1)
+            var sequenceNumber: UInt32 = 1
+            if case .cmaf(let last) = previous { sequenceNumber = last.sequenceNumber }
+            return .cmaf(FragmentedMP4Muxer(video: video, audio: audio, sequenceNumber: sequenceNumber))
         }
     }
 
@@ -61,3 +62,48 @@ extension TransportStreamMuxer: SegmentMuxer {
 }
 
 extension FragmentedMP4Muxer: SegmentMuxer {}
+
+/// The muxer a ``Segmenter`` holds: one case per format, so the segmenter has a fixed layout. (Held as
+/// an `any SegmentMuxer`, it made the segmenter address-only, and the compiler copied the whole
+/// segmenter, every field retained, several times per sample.)
+enum FormatMuxer: SegmentMuxer {
+    case mpegts(TransportStreamMuxer)
+    case cmaf(FragmentedMP4Muxer)
+    /// Only while a mutating call runs: the muxer is moved out, so it is changed in place rather than
+    /// copied (its buffers and tables stay uniquely referenced).
+    case moved
+
+    var initialization: ByteBuffer? {
+        if case .cmaf(let muxer) = self { return muxer.initialization }
+        return nil
+    }
+
+    mutating func beginSegment(into buffer: inout ByteBuffer) {
+        update({ $0.beginSegment(into: &buffer) }, { $0.beginSegment(into: &buffer) })
+    }
+
+    mutating func write(_ sample: MediaSample, into buffer: inout ByteBuffer) throws {
+        try update({ try $0.write(sample, into: &buffer) }, { try $0.write(sample, into: &buffer) })
+    }
+
+    mutating func endFragment(endingAt end: Int64, into buffer: inout ByteBuffer) {
+        update({ $0.endFragment(endingAt: end, into: &buffer) }, { $0.endFragment(endingAt: end, into: &buffer) })
+    }
+
+    @inline(__always)
+    private mutating func update(_ mpegts: (inout TransportStreamMuxer) throws -> Void,
+                                 _ cmaf: (inout FragmentedMP4Muxer) throws -> Void) rethrows {
+        switch self {
+        case .mpegts(var muxer):
+            self = .moved
+            defer { self = .mpegts(muxer) }
+            try mpegts(&muxer)
+        case .cmaf(var muxer):
+            self = .moved
+            defer { self = .cmaf(muxer) }
+            try cmaf(&muxer)
+        case .moved:
+            preconditionFailure("a muxer was used while it was being changed")
+        }
+    }
+}

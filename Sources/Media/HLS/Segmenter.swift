@@ -20,7 +20,7 @@ public struct Segmenter: Sendable {
 
     private var videoTrack: MediaTrack?
     private var audioTrack: MediaTrack?
-    private var muxer: (any SegmentMuxer)?
+    private var muxer: FormatMuxer?
     private var open: OpenSegment?
     private var pendingDiscontinuity = false
     /// DTS of the last sample written, per track, for jump detection and duration estimates.
@@ -56,12 +56,7 @@ public struct Segmenter: Sendable {
     /// The EXT-X-MAP resource of the current tracks (CMAF); nil for MPEG-TS or before any tracks.
     public var initialization: ByteBuffer? { muxer?.initialization }
 
-    // The private queries of this type are always inlined: the muxer existential makes Segmenter
-    // address-only, and an out-of-line call from a mutating method copied the whole segmenter (every
-    // field retained) per sample.
-
     /// The track whose timestamps measure segments: video when present, else audio.
-    @inline(__always)
     private var timingKind: TrackKind { videoTrack != nil ? .video : .audio }
 
     /// Announces the tracks (the publisher's sequence headers). The first call starts segmenting; a
@@ -199,13 +194,11 @@ public struct Segmenter: Sendable {
         return part
     }
 
-    @inline(__always)
     private func hasTrack(_ kind: TrackKind) -> Bool {
         kind == .video ? videoTrack != nil : audioTrack != nil
     }
 
     /// A forward DTS step beyond the configured jump or a backward step beyond the tolerance.
-    @inline(__always)
     private func isTimestampJump(_ sample: MediaSample) -> Bool {
         guard let last = lastDTS[sample.kind] else { return false }
         let step = sample.dts - last
@@ -213,14 +206,12 @@ public struct Segmenter: Sendable {
     }
 
     /// With video: an IDR once the open segment has reached the target. Audio-only: any sample then.
-    @inline(__always)
     private func isCutPoint(_ sample: MediaSample) -> Bool {
         guard let open, canStartSegment(with: sample) else { return false }
         return sample.dts - open.startDTS >= configuration.targetDuration
     }
 
     /// With video, segments start at IDRs (so A/V start aligned); audio-only at any frame.
-    @inline(__always)
     private func canStartSegment(with sample: MediaSample) -> Bool {
         videoTrack == nil || (sample.kind == .video && sample.isKeyframe)
     }
@@ -255,7 +246,6 @@ public struct Segmenter: Sendable {
 
     /// The timing track's last step (or the one before, when smaller), or before any, the SPS frame
     /// rate or one AAC frame.
-    @inline(__always)
     private var estimatedStep: Int64 {
         if let step = lastStep[timingKind] { return min(step, previousStep[timingKind] ?? step) }
         if videoTrack != nil { return videoFrameDuration ?? 0 }
