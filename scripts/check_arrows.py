@@ -15,10 +15,11 @@ from pathlib import Path
 # a -> [b...]: a may use b. Folders not listed may use nothing but themselves.
 APPLIANCE = {
     "App": "*",
-    "API": ["Store", "Streams", "Domain", "Observability"],
+    "API": ["Store", "Streams", "Recording", "Domain", "Observability"],
     "Ingest": ["Streams", "Domain", "Observability"],
     "Packaging": ["Streams", "Domain", "Observability"],
-    "Playback": ["Store", "Packaging", "Domain", "Observability"],
+    "Playback": ["Store", "Packaging", "Recording", "Domain", "Observability"],
+    "Recording": ["Packaging", "Streams", "Store", "Domain", "Observability"],
     "Streams": ["Domain", "Observability"],
     "Webhooks": ["Store", "Streams", "Domain", "Observability"],
     "Store": ["Domain"],

@@ -122,8 +122,8 @@ import Testing
         #expect(WebhookEndpoint(config.webhooks[1]).accepts("video.live_stream.created"))
     }
 
-    @Test func webhookEventTypesAreTheLifecycleEvents() {
-        #expect(Config.webhookEventTypes == Set(LifecycleEventType.allCases.map(\.rawValue)))
+    @Test func webhookEventTypesAreTheLifecycleAndAssetEvents() {
+        #expect(Config.webhookEventTypes == Set(LifecycleEventType.allCases.map(\.rawValue) + AssetEventType.allCases.map(\.rawValue)))
     }
 
     @Test func invalidYAMLIsAnError() {

@@ -100,8 +100,9 @@ def tls_certificate():
 class Onair:
     """A running `onair serve` with its own config, database and HLS directory."""
 
-    def __init__(self, root: Path, *, rtmp=None, http=None, extra=(), **hls):
+    def __init__(self, root: Path, *, rtmp=None, http=None, recordings=None, extra=(), **hls):
         self.root = root
+        self.recordings_dir = root / "recordings"
         self.rtmp_port = free_port()
         self.https_port = free_port()
         self.http_port = free_port()
@@ -136,6 +137,9 @@ class Onair:
             "hls:",
             f"  directory: {self.hls_dir}",
         ] + [f"  {k}: {v}" for k, v in hls_settings.items()] + [
+            "recordings:",
+            f"  directory: {self.recordings_dir}",
+        ] + [f"  {k}: {v}" for k, v in {"min_free_bytes": 0, **(recordings or {})}.items()] + [
             "storage:",
             f"  database: {root / 'onair.sqlite'}",
         ] + list(extra)

@@ -27,7 +27,7 @@ struct LiveStreamJSON: Encodable, Sendable {
 
     private enum Key: String, CodingKey {
         case id, stream_key, status, created_at, reconnect_window, max_continuous_duration, latency_mode,
-             passthrough, audio_only, test, playback_ids, recent_asset_ids, active_ingest_protocol,
+             passthrough, audio_only, test, playback_ids, recent_asset_ids, active_asset_id, active_ingest_protocol,
              use_slate_for_standard_latency, reduced_latency, low_latency, new_asset_settings, reconnect_slate_url, meta
     }
 
@@ -56,7 +56,8 @@ struct LiveStreamJSON: Encodable, Sendable {
         if stream.audioOnly { try c.encode(true, forKey: .audio_only) }
         if stream.test { try c.encode(true, forKey: .test) }
         try c.encode(stream.playbackIDs.map(PlaybackIDJSON.init), forKey: .playback_ids)
-        try c.encode([String](), forKey: .recent_asset_ids)
+        try c.encode(stream.recentAssetIDs ?? [], forKey: .recent_asset_ids)
+        try c.encodeIfPresent(stream.activeAssetID, forKey: .active_asset_id)
         try c.encode(stream.useSlateForStandardLatency, forKey: .use_slate_for_standard_latency)
         try c.encodeIfPresent(stream.reconnectSlateURL, forKey: .reconnect_slate_url)
         if let settings = stream.newAssetSettings, let value = try? JSONDecoder().decode(JSONValue.self, from: Data(settings.utf8)) {

@@ -7,6 +7,11 @@ struct LiveStreamRequest {
     private let fields: [String: JSONValue]
     private var problems: [String] = []
 
+    /// The fields of a nested object, validated like a body.
+    init(fields: [String: JSONValue]) {
+        self.fields = fields
+    }
+
     /// Parses a body; an empty body is an empty object.
     init(body: ByteBuffer) throws {
         guard body.readableBytes > 0 else { fields = [:]; return }
@@ -77,11 +82,78 @@ struct LiveStreamRequest {
         return text
     }
 
-    /// `new_asset_settings` as JSON text, kept as given.
+    /// `new_asset_settings` as JSON text, kept as given once its fields that apply to a recording are
+    /// valid (reference/mux-api.md §5.3; fields for uploaded assets, e.g. `input`, are kept and ignored).
     mutating func newAssetSettings() -> String? {
         guard let value = present("new_asset_settings") else { return nil }
-        guard case .object = value else { problems.append("new_asset_settings must be an object, not \(value.typeName)"); return nil }
+        guard case .object(let settings) = value else { problems.append("new_asset_settings must be an object, not \(value.typeName)"); return nil }
+        var nested = LiveStreamRequest(fields: settings)
+        _ = nested.policies("playback_policies")
+        _ = nested.policies("playback_policy")
+        _ = nested.string("passthrough", maxLength: 255)
+        _ = nested.bool("test")
+        _ = nested.assetMeta()
+        let mp4 = nested.mp4Support()
+        let renditions = nested.staticRenditions()
+        if let text = nested.string("master_access", maxLength: 32), !["none", "temporary"].contains(text) {
+            nested.problems.append("master_access must be none or temporary")
+        }
+        if mp4 != nil && mp4 != Asset.MP4Support.none.rawValue && !(renditions ?? []).isEmpty {
+            nested.problems.append("mp4_support and static_renditions cannot be used together")
+        }
+        problems += nested.problems.map { "new_asset_settings.\($0)" }
         return (try? JSONEncoder().encode(value)).map { String(decoding: $0, as: UTF8.self) }
+    }
+
+    /// `mp4_support`, one of Mux's values.
+    mutating func mp4Support() -> String? {
+        guard let text = string("mp4_support", maxLength: 64) else { return nil }
+        guard Asset.MP4Support(rawValue: text) != nil else {
+            problems.append("mp4_support must be one of \(Asset.MP4Support.allCases.map(\.rawValue).joined(separator: ", "))"); return nil
+        }
+        return text
+    }
+
+    /// `static_renditions`: `[{resolution, passthrough?}]`, resolutions onair makes without re-encoding.
+    mutating func staticRenditions() -> [(name: Asset.StaticRendition.Name, passthrough: String?)]? {
+        guard let value = present("static_renditions") else { return nil }
+        guard case .array(let items) = value, items.count <= 10 else {
+            problems.append("static_renditions must be an array of at most 10 objects"); return nil
+        }
+        var result: [(name: Asset.StaticRendition.Name, passthrough: String?)] = []
+        for item in items {
+            guard case .object(let fields) = item else { problems.append("static_renditions entries must be objects"); return nil }
+            var entry = LiveStreamRequest(fields: fields)
+            guard let resolution = entry.rendition() else { problems += entry.problems.map { "static_renditions.\($0)" }; return nil }
+            let passthrough = entry.string("passthrough", maxLength: 255)
+            problems += entry.problems.map { "static_renditions.\($0)" }
+            result.append((resolution, passthrough))
+        }
+        return result
+    }
+
+    /// The `resolution` of a static rendition request.
+    mutating func rendition() -> Asset.StaticRendition.Name? {
+        guard let text = string("resolution", maxLength: 32) else {
+            if present("resolution") == nil { problems.append("resolution is required") }
+            return nil
+        }
+        guard let name = AssetSettings.renditionNames[text] else {
+            problems.append("resolution must be highest or audio-only: onair remuxes the recording and never re-encodes it, got '\(text)'")
+            return nil
+        }
+        return name
+    }
+
+    /// An asset's `meta`: `title` (512), `creator_id` and `external_id` (128 each).
+    mutating func assetMeta() -> Asset.Meta? {
+        guard let value = present("meta") else { return nil }
+        guard case .object(let fields) = value else { problems.append("meta must be an object, not \(value.typeName)"); return nil }
+        var meta = LiveStreamRequest(fields: fields)
+        let result = Asset.Meta(title: meta.string("title", maxLength: 512), creatorID: meta.string("creator_id", maxLength: 128),
+                                externalID: meta.string("external_id", maxLength: 128))
+        problems += meta.problems.map { "meta.\($0)" }
+        return result
     }
 
     /// A policy string, or a list of them, under `name`.

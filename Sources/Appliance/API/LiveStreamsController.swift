@@ -12,7 +12,7 @@ struct LiveStreamsController: Sendable {
     func register<Context: RequestContext>(on group: RouterGroup<Context>) {
         group.post("live-streams") { request, context in try await create(request, context) }
         group.get("live-streams") { request, _ in try await list(request) }
-        group.get("live-streams/:id") { _, context in try envelope(LiveStreamJSON(try await stream(context))) }
+        group.get("live-streams/:id") { _, context in try APIResponse.envelope(LiveStreamJSON(try await stream(context))) }
         group.patch("live-streams/:id") { request, context in try await update(request, context) }
         group.delete("live-streams/:id") { _, context in try await delete(context) }
         group.post("live-streams/:id/reset-stream-key") { request, context in try await resetKey(request, context) }
@@ -27,7 +27,7 @@ struct LiveStreamsController: Sendable {
         }
         group.post("live-streams/:id/playback-ids") { request, context in try await createPlaybackID(request, context) }
         group.get("live-streams/:id/playback-ids/:playback_id") { _, context in
-            try envelope(PlaybackIDJSON(try await playbackID(context).playbackID))
+            try APIResponse.envelope(PlaybackIDJSON(try await playbackID(context).playbackID))
         }
         group.delete("live-streams/:id/playback-ids/:playback_id") { _, context in try await deletePlaybackID(context) }
         group.get("playback-ids/:playback_id") { _, context in try await lookupPlaybackID(context) }
@@ -39,20 +39,20 @@ struct LiveStreamsController: Sendable {
         var body = try LiveStreamRequest(body: try await collect(request))
         let created = try await service.create(try body.newLiveStream())
         context.logger.info("live stream created", metadata: ["live_stream_id": "\(created.id)"])
-        return try envelope(LiveStreamJSON(created), status: .created)
+        return try APIResponse.envelope(LiveStreamJSON(created), status: .created)
     }
 
     private func list(_ request: Request) async throws -> Response {
         let query = request.uri.queryParameters
-        let limit = try Self.integer(query.get("limit"), name: "limit", range: 1...100) ?? 25
-        let page = try Self.integer(query.get("page"), name: "page", range: 1...Int.max) ?? 1
+        let limit = try APIResponse.integer(query.get("limit"), name: "limit", range: 1...100) ?? 25
+        let page = try APIResponse.integer(query.get("page"), name: "page", range: 1...Int.max) ?? 1
         var status: LiveStream.Status?
         if let text = query.get("status") {
             guard let value = LiveStream.Status(rawValue: text) else { throw MuxError.invalid("status must be one of idle, active, disabled") }
             status = value
         }
         let streamKey = query.get("stream_key")
-        return try envelope(try await store.liveStreams(limit: limit, page: page, status: status, streamKey: streamKey).map(LiveStreamJSON.init))
+        return try APIResponse.envelope(try await store.liveStreams(limit: limit, page: page, status: status, streamKey: streamKey).map(LiveStreamJSON.init))
     }
 
     private func update(_ request: Request, _ context: some RequestContext) async throws -> Response {
@@ -60,7 +60,7 @@ struct LiveStreamsController: Sendable {
         var body = try LiveStreamRequest(body: try await collect(request))
         let changes = try body.update()
         guard let updated = try await service.update(id: id, changes) else { throw MuxError.notFound }
-        return try envelope(LiveStreamJSON(updated))
+        return try APIResponse.envelope(LiveStreamJSON(updated))
     }
 
     private func delete(_ context: some RequestContext) async throws -> Response {
@@ -75,7 +75,7 @@ struct LiveStreamsController: Sendable {
         let id = try context.parameters.require("id")
         guard let updated = try await service.resetStreamKey(id: id) else { throw MuxError.notFound }
         context.logger.info("stream key reset", metadata: ["live_stream_id": "\(id)"])
-        return try envelope(LiveStreamJSON(updated), status: .created)
+        return try APIResponse.envelope(LiveStreamJSON(updated), status: .created)
     }
 
     /// enable, disable, complete: an empty body (or `{}`) in, `{"data": {}}` out.
@@ -83,7 +83,7 @@ struct LiveStreamsController: Sendable {
                         _ perform: (String) async throws -> Bool) async throws -> Response {
         _ = try await collect(request)
         guard try await perform(try context.parameters.require("id")) else { throw MuxError.notFound }
-        return try envelope([String: String]())
+        return try APIResponse.envelope([String: String]())
     }
 
     private func createPlaybackID(_ request: Request, _ context: some RequestContext) async throws -> Response {
@@ -92,7 +92,7 @@ struct LiveStreamsController: Sendable {
         let policy = body.playbackPolicy()
         try body.check()
         guard let policy, let created = try await service.addPlaybackID(liveStreamID: id, policy: policy) else { throw MuxError.notFound }
-        return try envelope(PlaybackIDJSON(created), status: .created)
+        return try APIResponse.envelope(PlaybackIDJSON(created), status: .created)
     }
 
     private func deletePlaybackID(_ context: some RequestContext) async throws -> Response {
@@ -104,9 +104,12 @@ struct LiveStreamsController: Sendable {
 
     private func lookupPlaybackID(_ context: some RequestContext) async throws -> Response {
         let id = try context.parameters.require("playback_id")
-        guard let found = try await store.playbackID(id) else { throw MuxError.notFound }
-        return try envelope(PlaybackIDLookup(id: found.playbackID.id, policy: found.playbackID.policy.rawValue,
-                                             object: .init(id: found.liveStreamID, type: "live_stream")))
+        guard let found = try await store.playbackTarget(id) else { throw MuxError.notFound }
+        let object: PlaybackIDLookup.Object = switch found.target {
+        case .liveStream(let stream): .init(id: stream, type: "live_stream")
+        case .asset(let asset): .init(id: asset, type: "asset")
+        }
+        return try APIResponse.envelope(PlaybackIDLookup(id: found.playbackID.id, policy: found.playbackID.policy.rawValue, object: object))
     }
 
     // MARK: Helpers
@@ -125,35 +128,8 @@ struct LiveStreamsController: Sendable {
     }
 
     private func collect(_ request: Request) async throws -> ByteBuffer {
-        do {
-            return try await request.body.collect(upTo: maxBodySize)
-        } catch let error as HTTPResponseError where error.status == .contentTooLarge {
-            throw MuxError.tooLarge(limit: maxBodySize)
-        }
+        try await APIResponse.collect(request, upTo: maxBodySize)
     }
-
-    private static func integer(_ text: String?, name: String, range: ClosedRange<Int>) throws -> Int? {
-        guard let text else { return nil }
-        guard let value = Int(text), range.contains(value) else {
-            throw MuxError.invalid(range.upperBound == .max ? "\(name) must be an integer of at least \(range.lowerBound)"
-                                   : "\(name) must be an integer between \(range.lowerBound) and \(range.upperBound)")
-        }
-        return value
-    }
-
-    private func envelope<T: Encodable>(_ value: T, status: HTTPResponse.Status = .ok) throws -> Response {
-        let encoder = JSONEncoder()
-        encoder.outputFormatting = .withoutEscapingSlashes
-        var headers = HTTPFields()
-        headers[.contentType] = "application/json"
-        return Response(status: status, headers: headers,
-                        body: .init(byteBuffer: ByteBuffer(bytes: try encoder.encode(Envelope(data: value)))))
-    }
-}
-
-/// Mux's success envelope.
-private struct Envelope<Value: Encodable>: Encodable {
-    let data: Value
 }
 
 /// `GET /video/v1/playback-ids/{id}`: what a playback ID plays.

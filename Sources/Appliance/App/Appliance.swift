@@ -15,7 +15,8 @@ import Synchronization
 ///
 /// Services start in this order and stop in reverse: the supervisor first (STOPPING=1), then HTTP,
 /// the RTMP listener (no new publishers), the hub (every broadcast ends: ENDLIST, idle, publishers
-/// closed), the lifecycle monitor, which drains the final events, and last the webhooks, which give
+/// closed), the recorder, which writes what is queued and completes the assets, the lifecycle
+/// monitor, which drains the final events, and last the webhooks, which give
 /// the events of the broadcasts' end one attempt (what is left waits in the outbox). READY=1 goes out when the
 /// database is open and every listener is up.
 struct Appliance {
@@ -24,6 +25,7 @@ struct Appliance {
     let rtmp: RTMPServer
     let service: LiveStreamService
     let packagers: PackagerFactory
+    let recorder: Recorder
     /// The HTTPS router (API, playback, /healthz, /metrics), for tests through HummingbirdTesting.
     let router: HTTPServers.SecureRouter
     let services: [ServiceGroupConfiguration.ServiceConfiguration]
@@ -35,14 +37,19 @@ struct Appliance {
         let notifier = SystemdNotifier()
         let store = LiveStreamStore(path: config.storage.database)
         let budget = HLSBudget(limit: config.hls.maxBytes)
-        let packagers = PackagerFactory(root: config.hls.directory, settings: PackagerSettings(config.hls), budget: budget,
-                                        logger: logger, maxHeldRequests: config.hls.maxHeldRequests, wallClock: { Int64((Date().timeIntervalSince1970 * 1000).rounded()) })
         let events = LifecycleEvents(logger: logger)
         let outbox = Outbox(store: store)
         let webhooks = WebhookDispatcher(outbox: outbox, endpoints: config.webhooks.map(WebhookEndpoint.init),
                                          settings: WebhookSettings(config), logger: logger)
         let journal = WebhookJournal(outbox: outbox, dispatcher: webhooks, logger: logger, payload: WebhookJournal.Payload.init)
         let playbackIDs = PlaybackDirectory(store: store)
+        let assets = AssetStore(store: store)
+        let assetEvents = AssetEventLog(journal: journal, logger: logger) { playbackIDs.invalidate() }
+        let recorder = Recorder(assets: assets, streams: store, events: assetEvents, settings: RecordingSettings(config.recordings), logger: logger)
+        let packagers = PackagerFactory(root: config.hls.directory, settings: PackagerSettings(config.hls), budget: budget,
+                                        logger: logger, maxHeldRequests: config.hls.maxHeldRequests, recorders: recorder,
+                                        wallClock: { Int64((Date().timeIntervalSince1970 * 1000).rounded()) })
+        let assetService = AssetService(assets: assets, recorder: recorder) { playbackIDs.invalidate() }
         let monitor = LifecycleMonitor(events: events.subscribe("monitor"), playbackIDs: playbackIDs, logger: logger)
         let tokens = AccessTokens(config.accessTokens.map(AccessTokens.Credential.init))
         let tls = try TLSContexts(try HTTPServers.tlsConfiguration(config.http))
@@ -74,7 +81,8 @@ struct Appliance {
         let service = LiveStreamService(repository: store, hub: hub) { _ in playbackIDs.invalidate() }
         let rtmp = RTMPServer(settings: IngestSettings(config.rtmp), hub: hub, logger: logger) { _ in await readiness.up() }
         let http = HTTPServers.make(config: config.http, .init(
-            store: store, service: service, packagers: packagers, playbackIDs: playbackIDs, tokens: tokens, tls: tls,
+            store: store, service: service, packagers: packagers, assets: assets, assetService: assetService,
+            playbackIDs: playbackIDs, tokens: tokens, tls: tls,
             metrics: metrics, playbackRequests: playbackRequests, logger: logger, onRunning: { await readiness.up() }))
 
         let stallLimit = TimeAmount.seconds(max(30, Int64(config.hls.segmentDuration * 10)))
@@ -83,19 +91,20 @@ struct Appliance {
             { packagers.livePackagers.allSatisfy { !$0.isStalled(now: .now(), limit: stallLimit) } },
         ])
         var services: [ServiceGroupConfiguration.ServiceConfiguration] = [
-            .init(service: webhooks), .init(service: monitor), .init(service: hub), .init(service: rtmp),
+            .init(service: webhooks), .init(service: monitor), .init(service: recorder), .init(service: hub), .init(service: rtmp),
         ] + http.servers.map { .init(service: $0) }
         if let configPath {
             services.append(.init(service: Reloader(path: configPath, notifier: notifier, logger: logger, status: status) { next in
                 tokens.replace(with: next.accessTokens.map(AccessTokens.Credential.init))
                 try tls.replace(with: try HTTPServers.tlsConfiguration(next.http))
                 packagers.settings = PackagerSettings(next.hls)
+                recorder.settings = RecordingSettings(next.recordings)
                 budget.limit = next.hls.maxBytes
                 webhooks.configure(next.webhooks.map(WebhookEndpoint.init), WebhookSettings(next))
             }))
         }
         services.append(.init(service: Supervisor(notifier: notifier, health: health, status: status, logger: logger)))
-        return Appliance(store: store, hub: hub, rtmp: rtmp, service: service, packagers: packagers, router: http.secure,
+        return Appliance(store: store, hub: hub, rtmp: rtmp, service: service, packagers: packagers, recorder: recorder, router: http.secure,
                          services: services)
     }
 

@@ -19,6 +19,8 @@ enum HTTPServers {
         var store: LiveStreamStore
         var service: LiveStreamService
         var packagers: PackagerFactory
+        var assets: AssetStore
+        var assetService: AssetService
         var playbackIDs: PlaybackDirectory
         var tokens: AccessTokens
         var tls: TLSContexts
@@ -32,8 +34,10 @@ enum HTTPServers {
     /// The servers (HTTPS, then plain HTTP if configured) and the HTTPS router.
     static func make(config: Config.HTTP, _ dependencies: Dependencies) -> (servers: [any Service], secure: SecureRouter) {
         let playback = PlaybackController(directory: dependencies.playbackIDs, packagers: dependencies.packagers,
-                                          requests: dependencies.playbackRequests, segments: SegmentCache())
+                                          requests: dependencies.playbackRequests, segments: SegmentCache(),
+                                          assets: AssetPlayback(assets: dependencies.assets, recorder: dependencies.assetService.recorder))
         let api = LiveStreamsController(store: dependencies.store, service: dependencies.service, maxBodySize: config.maxBodySize)
+        let assetsAPI = AssetsController(assets: dependencies.assets, service: dependencies.assetService, maxBodySize: config.maxBodySize)
         let requestTimeout = TimeAmount.milliseconds(Int64(config.requestTimeout * 1000))
         let idleTimeout = TimeAmount.milliseconds(Int64(config.idleTimeout * 1000))
         // The router's request counter for the playlist route, by the statuses the fast path answers.
@@ -59,7 +63,9 @@ enum HTTPServers {
         secure.add(middleware: MuxErrorMiddleware())
         addHealth(to: secure)
         MetricsRegistry.route(on: secure, registry: dependencies.metrics)
-        api.register(on: secure.group("video/v1").add(middleware: AuthMiddleware(tokens: dependencies.tokens)))
+        let video = secure.group("video/v1").add(middleware: AuthMiddleware(tokens: dependencies.tokens))
+        api.register(on: video)
+        assetsAPI.register(on: video)
         playback.register(on: secure)
         var servers: [any Service] = [
             Application(router: secure, server: .limited(connections) { [tls = dependencies.tls] responder in

@@ -73,3 +73,10 @@ extension LiveStreamStore: LiveStreamRepository {
         try await create(new, now: Date())
     }
 }
+
+extension RecordingSettings {
+    init(_ config: Config.Recordings) {
+        self.init(directory: config.directory, maxBytes: config.maxBytes, minFreeBytes: config.minFreeBytes,
+                  maxQueuedBytes: config.maxQueuedBytes)
+    }
+}

@@ -67,6 +67,18 @@ struct Config: Sendable, Equatable {
         var maxHeldRequests = 10_000
     }
 
+    /// Recordings of broadcasts into assets (streams with `new_asset_settings`), on disk, never tmpfs.
+    struct Recordings: Sendable, Equatable {
+        /// Root of the per-asset directories.
+        var directory = "/var/lib/onair/recordings"
+        /// Bytes all recordings together may hold (100 GiB).
+        var maxBytes: Int64 = 100 * 1024 * 1024 * 1024
+        /// Free bytes kept on the file system (2 GiB): a recording stops before it takes the disk below.
+        var minFreeBytes: Int64 = 2 * 1024 * 1024 * 1024
+        /// Segment bytes waiting for the disk, all recordings together (a disk slower than the broadcasts).
+        var maxQueuedBytes: Int64 = 256 * 1024 * 1024
+    }
+
     /// Persistent state.
     struct Storage: Sendable, Equatable {
         /// SQLite database file.
@@ -114,11 +126,16 @@ struct Config: Sendable, Equatable {
         "video.live_stream.created", "video.live_stream.connected", "video.live_stream.recording", "video.live_stream.active",
         "video.live_stream.disconnected", "video.live_stream.idle", "video.live_stream.updated", "video.live_stream.enabled",
         "video.live_stream.disabled", "video.live_stream.deleted",
+        "video.asset.created", "video.asset.ready", "video.asset.errored", "video.asset.updated", "video.asset.deleted",
+        "video.asset.live_stream_completed", "video.asset.warning", "video.asset.static_rendition.created",
+        "video.asset.static_rendition.ready", "video.asset.static_rendition.skipped", "video.asset.static_rendition.errored",
+        "video.asset.static_rendition.deleted",
     ]
 
     var rtmp = RTMP()
     var http = HTTP()
     var hls = HLS()
+    var recordings = Recordings()
     var storage = Storage()
     var accessTokens: [AccessToken] = []
     /// A YAML file with more tokens in the same format (written at install time).

@@ -60,7 +60,7 @@ enum ConfigLoader {
         var config = Config()
         guard let root else { return config }
         let top = try Section(root, path: "")
-        try top.only(["rtmp", "http", "hls", "storage", "access_tokens", "access_tokens_file", "environment_name", "webhooks",
+        try top.only(["rtmp", "http", "hls", "recordings", "storage", "access_tokens", "access_tokens_file", "environment_name", "webhooks",
                       "webhook_delivery"])
         config.environmentName = try top.string("environment_name").flatMap { $0.isEmpty ? nil : $0 }
         if let webhooks = top.node("webhooks") {
@@ -114,6 +114,14 @@ enum ConfigLoader {
             config.hls.maxBytesPerStream = Int64(try hls.int("max_bytes_per_stream", (1024 * 1024)...Int.max) ?? Int(config.hls.maxBytesPerStream))
             config.hls.partDuration = try hls.seconds("part_duration", 0.1...1) ?? config.hls.partDuration
             config.hls.maxHeldRequests = try hls.int("max_held_requests", 0...1_000_000) ?? config.hls.maxHeldRequests
+        }
+        if let recordings = try top.section("recordings") {
+            try recordings.only(["directory", "max_bytes", "min_free_bytes", "max_queued_bytes"])
+            config.recordings.directory = try recordings.string("directory") ?? config.recordings.directory
+            config.recordings.maxBytes = Int64(try recordings.int("max_bytes", (1024 * 1024)...Int.max) ?? Int(config.recordings.maxBytes))
+            config.recordings.minFreeBytes = Int64(try recordings.int("min_free_bytes", 0...Int.max) ?? Int(config.recordings.minFreeBytes))
+            config.recordings.maxQueuedBytes = Int64(try recordings.int("max_queued_bytes", (1024 * 1024)...Int.max)
+                                                     ?? Int(config.recordings.maxQueuedBytes))
         }
         if let storage = try top.section("storage") {
             try storage.only(["database"])

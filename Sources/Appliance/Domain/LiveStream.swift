@@ -34,12 +34,21 @@ struct LiveStream: Sendable, Equatable, Codable {
     var reconnectSlateURL: String?
     /// `meta.title`.
     var title: String?
+    /// The asset recording the current (or last) broadcast, when `new_asset_settings` asks for recordings.
+    var activeAssetID: String?
+    /// The stream's newest assets, oldest first (read from the assets; nil in change-feed snapshots of old versions).
+    var recentAssetIDs: [String]?
+
+    /// Whether its broadcasts are recorded into assets.
+    var records: Bool { newAssetSettings != nil }
 
     /// Defaults Mux applies when a create request leaves a field out.
     static let defaultReconnectWindow = 60.0
     static let defaultMaxContinuousDuration = 43200
     static let reconnectWindowRange = 0.0...1800.0
     static let maxContinuousDurationRange = 60...43200
+    /// Assets listed in `recent_asset_ids`.
+    static let recentAssetLimit = 10
 }
 
 /// A playback ID of a live stream.
@@ -49,4 +58,10 @@ struct PlaybackID: Sendable, Equatable, Codable {
     }
     var id: String
     var policy: Policy
+}
+
+/// What a playback ID plays.
+enum PlaybackTarget: Sendable, Equatable, Hashable {
+    case liveStream(String)
+    case asset(String)
 }

@@ -1,5 +1,6 @@
 import Foundation
 import Logging
+import NIOPosix
 import Synchronization
 
 /// Makes a ``StreamPackager`` per broadcast under `hls.directory` and keeps the live ones findable
@@ -23,10 +24,13 @@ final class PackagerFactory: StreamOutputFactory {
     private let live = Mutex<[String: StreamPackager]>([:])
     /// Requests held (blocking reloads, hinted parts) over all streams.
     let holdLimit: HoldLimit
+    /// Starts the recordings of streams with `new_asset_settings`.
+    let recorders: (any SegmentRecorderFactory)?
 
     init(root: String, settings: PackagerSettings, budget: HLSBudget, logger: Logger, maxHeldRequests: Int = 10_000,
-         wallClock: @escaping @Sendable () -> Int64) {
+         recorders: (any SegmentRecorderFactory)? = nil, wallClock: @escaping @Sendable () -> Int64) {
         self.root = root
+        self.recorders = recorders
         self.holdLimit = HoldLimit(limit: maxHeldRequests)
         self.currentSettings = Mutex(settings)
         self.budget = budget
@@ -40,13 +44,18 @@ final class PackagerFactory: StreamOutputFactory {
         set { currentSettings.withLock { $0 = newValue } }
     }
 
-    func makeOutput(for stream: LiveStream, onPlayable: @escaping @Sendable () -> Void) -> any StreamOutput {
+    func makeOutput(for stream: LiveStream, onPlayable: @escaping @Sendable () -> Void) async -> any StreamOutput {
         let settings = Self.settings(settings, for: stream.latencyMode)
-        let packager = StreamPackager(liveStreamID: stream.id, directory: directory(of: stream.id), settings: settings,
-                                      budget: budget, wallClock: wallClock, logger: logger,
-                                      resumeWithin: stream.reconnectWindow, holdLimit: holdLimit, onEnd: { [weak self] id in
-            self?.live.withLock { _ = $0.removeValue(forKey: id) }
-        }, onPlayable: onPlayable)
+        let recorder = await recorders?.makeRecorder(for: stream, format: settings.format, segmentDuration: settings.segmentDuration)
+        let make: @Sendable () -> StreamPackager = { [self] in
+            StreamPackager(liveStreamID: stream.id, directory: directory(of: stream.id), settings: settings,
+                           budget: budget, wallClock: wallClock, logger: logger,
+                           resumeWithin: stream.reconnectWindow, holdLimit: holdLimit, recorder: recorder, onEnd: { [weak self] id in
+                self?.live.withLock { _ = $0.removeValue(forKey: id) }
+            }, onPlayable: onPlayable)
+        }
+        // The packager prepares its directory (file system calls): on NIO's thread pool, not the concurrency pool.
+        let packager = (try? await NIOThreadPool.singleton.runIfActive(make)) ?? make()
         live.withLock { $0[stream.id] = packager }
         return packager
     }

@@ -4,8 +4,9 @@ import Glibc
 #endif
 import NIOCore
 
-/// File operations of one stream directory in tmpfs. Every file is written to a temporary name in the
-/// same directory and renamed, so readers never see a partial segment or playlist.
+/// File operations of one stream directory (in tmpfs; a recording's on disk). Every file is written to
+/// a temporary name in the same directory and renamed, so readers never see a partial segment or
+/// playlist; only ``append(_:text:)`` grows a file in place.
 struct SegmentFiles: Sendable {
     /// An error with the POSIX errno, e.g. ENOSPC.
     struct Failure: Error, CustomStringConvertible {
@@ -30,19 +31,7 @@ struct SegmentFiles: Sendable {
         let temporary = directory + "/." + name + ".tmp"
         let fd = open(temporary, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0o644)
         guard fd >= 0 else { throw Failure(operation: "open", path: temporary, errno: errno) }
-        var failure: Failure?
-        bytes.withUnsafeReadableBytes { raw in
-            var offset = 0
-            while offset < raw.count {
-                let written = Glibc.write(fd, raw.baseAddress! + offset, raw.count - offset)
-                if written < 0 {
-                    if errno == EINTR { continue }
-                    failure = Failure(operation: "write", path: temporary, errno: errno)
-                    return
-                }
-                offset += written
-            }
-        }
+        let failure = Self.writeAll(fd, bytes, path: temporary)
         close(fd)
         if let failure {
             unlink(temporary)
@@ -52,6 +41,36 @@ struct SegmentFiles: Sendable {
             let error = Failure(operation: "rename", path: path, errno: errno)
             unlink(temporary)
             throw error
+        }
+    }
+
+    /// Appends `text` to `name` (created when missing) in one write. A failed append is cut off
+    /// again, so the file ends at its last whole append.
+    func append(_ name: String, text: String) throws {
+        let path = directory + "/" + name
+        let fd = open(path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0o644)
+        guard fd >= 0 else { throw Failure(operation: "open", path: path, errno: errno) }
+        defer { close(fd) }
+        var info = stat()
+        let size = fstat(fd, &info) == 0 ? info.st_size : -1
+        if let failure = Self.writeAll(fd, ByteBuffer(string: text), path: path) {
+            if size >= 0 { _ = ftruncate(fd, size) }
+            throw failure
+        }
+    }
+
+    private static func writeAll(_ fd: Int32, _ bytes: ByteBuffer, path: String) -> Failure? {
+        bytes.withUnsafeReadableBytes { raw -> Failure? in
+            var offset = 0
+            while offset < raw.count {
+                let written = Glibc.write(fd, raw.baseAddress! + offset, raw.count - offset)
+                if written < 0 {
+                    if errno == EINTR { continue }
+                    return Failure(operation: "write", path: path, errno: errno)
+                }
+                offset += written
+            }
+            return nil
         }
     }
 

@@ -111,14 +111,19 @@ final class StreamPackager: StreamOutput {
     let held: HeldRequests
     /// The LL-HLS server rules, fixed before the first playlist; nil without parts.
     let serverControl: MediaPlaylist.ServerControl?
+    /// The broadcast's recording, when the stream records.
+    let recorder: (any SegmentRecorder)?
+
+    var assetID: String? { recorder?.assetID }
 
     /// Prepares the directory. An ``InterruptedBroadcast`` less than `resumeWithin` seconds old is
     /// continued; other leftovers are removed.
     init(liveStreamID: String, directory: String, settings: PackagerSettings, budget: HLSBudget,
          wallClock: @escaping @Sendable () -> Int64, logger: Logger, resumeWithin: Double = 0,
-         holdLimit: HoldLimit = HoldLimit(limit: 10_000),
+         holdLimit: HoldLimit = HoldLimit(limit: 10_000), recorder: (any SegmentRecorder)? = nil,
          onEnd: @escaping @Sendable (String) -> Void = { _ in }, onPlayable: @escaping @Sendable () -> Void = {}) {
         self.liveStreamID = liveStreamID
+        self.recorder = recorder
         self.held = HeldRequests(limit: holdLimit)
         self.onEnd = onEnd
         self.onPlayable = onPlayable
@@ -274,6 +279,7 @@ final class StreamPackager: StreamOutput {
             handle(state.segmenter!.finish(), &state)
             state.segmenter = nil
             state.discontinuityPending = true
+            recorder?.sessionEnded()
         }
     }
 
@@ -287,6 +293,7 @@ final class StreamPackager: StreamOutput {
             state.openSegment = nil
             state.retention.end()
             writePlaylist(&state)
+            recorder?.finish()
         }
     }
 
@@ -415,13 +422,20 @@ final class StreamPackager: StreamOutput {
     private static func variant(_ state: Pipeline) -> Variant? {
         let listed = state.retention.listed
         guard listed.count >= minimumPlayableSegments || (state.retention.window.playlist.endList && !listed.isEmpty),
-              state.video != nil || state.audio != nil else { return nil }
+              var variant = trackVariant(state) else { return nil }
         let rates = listed.map { Double($0.bytes * 8) / max(MediaTime.seconds(ticks: $0.duration), 0.001) }
         let totalSeconds = listed.reduce(0.0) { $0 + MediaTime.seconds(ticks: $1.duration) }
         let totalBits = Double(listed.reduce(Int64(0)) { $0 + $1.bytes } * 8)
+        variant.bandwidth = Int((rates.max() ?? 0).rounded(.up))
+        variant.averageBandwidth = Int((totalBits / max(totalSeconds, 0.001)).rounded(.up))
+        return variant
+    }
+
+    /// What the tracks say about the variant (codecs, size, frame rate), bandwidths left at 0; nil without tracks.
+    private static func trackVariant(_ state: Pipeline) -> Variant? {
+        guard state.video != nil || state.audio != nil else { return nil }
         var variant = Variant(codecs: [state.video, state.audio].compactMap { $0?.codecString }.joined(separator: ","),
-                              bandwidth: Int((rates.max() ?? 0).rounded(.up)),
-                              averageBandwidth: Int((totalBits / max(totalSeconds, 0.001)).rounded(.up)))
+                              bandwidth: 0, averageBandwidth: 0)
         if let sps = state.sps {
             variant.resolution = (sps.width, sps.height)
             variant.frameRate = sps.frameRate ?? state.frameRate.rate
@@ -472,6 +486,15 @@ final class StreamPackager: StreamOutput {
         let open = state.openSegment
         state.openSegment = nil
         guard segment.duration > 0, segment.bytes.readableBytes > 0 else { return }
+        // Its tags: those its parts were listed with already, or new ones.
+        let listed = open.flatMap { $0.parts.isEmpty ? nil : $0 }
+        let discontinuity = listed?.discontinuity ?? (segment.discontinuity || state.discontinuityPending)
+        let programDateTime = listed?.programDateTime
+            ?? programDateTime(of: segment.startDTS, endingNowAfter: segment.duration, restart: segment.discontinuity, &state)
+        // The recording gets every segment, also one the live playlist cannot keep (a full tmpfs).
+        recorder?.record(RecordedSegment(bytes: segment.bytes, initialization: state.initialization, duration: segment.duration,
+                                         discontinuity: discontinuity, programDateTime: programDateTime,
+                                         video: state.video, audio: state.audio, variant: Self.trackVariant(state)))
         let size = Int64(segment.bytes.readableBytes)
         let overBudget = state.retention.makeRoom(for: size, totalFree: budget.limit - budget.bytesUsed)
         if !overBudget.isEmpty {
@@ -493,18 +516,8 @@ final class StreamPackager: StreamOutput {
         meters.written.increment()
         budget.add(size)
 
-        let entry: PlaylistSegment
-        if let open, !open.parts.isEmpty {
-            // Its parts were listed already, with these tags: the segment keeps them.
-            entry = PlaylistSegment(uri: uri, duration: segment.duration, discontinuity: open.discontinuity,
-                                    programDateTime: open.programDateTime, map: open.map, parts: open.parts)
-        } else {
-            entry = PlaylistSegment(uri: uri, duration: segment.duration,
-                                    discontinuity: segment.discontinuity || state.discontinuityPending,
-                                    programDateTime: programDateTime(of: segment.startDTS, endingNowAfter: segment.duration,
-                                                                     restart: segment.discontinuity, &state),
-                                    map: state.map)
-        }
+        let entry = PlaylistSegment(uri: uri, duration: segment.duration, discontinuity: discontinuity, programDateTime: programDateTime,
+                                    map: listed?.map ?? state.map, parts: listed?.parts ?? [])
         state.discontinuityPending = false
         delete(state.retention.append(.init(uri: uri, bytes: size, duration: segment.duration), as: entry))
         writePlaylist(&state, segmentPublished: true)

@@ -14,8 +14,9 @@ import Media
 /// GET /{PLAYBACK_ID}/{init}.mp4        CMAF init sections from tmpfs
 /// GET /{PLAYBACK_ID}/{prefix}-pN.m4s   LL-HLS parts from memory; the hinted one is held until complete
 /// ```
-/// 404 for unknown playback IDs, 403 for signed ones (signed playback does not exist yet). CORS open,
-/// HEAD and single byte ranges supported. The playback ID is resolved from memory.
+/// An asset's playback ID plays its recording (``AssetPlayback``). 404 for unknown playback IDs, 403
+/// for signed ones (signed playback does not exist yet). CORS open, HEAD and single byte ranges
+/// supported. The playback ID is resolved from memory.
 struct PlaybackController: Sendable {
     let directory: PlaybackDirectory
     let packagers: PackagerFactory
@@ -23,6 +24,10 @@ struct PlaybackController: Sendable {
     let requests: RequestCounter
     /// Segment bytes shared between the viewers of a live edge.
     let segments: SegmentCache
+    /// Recordings, by their assets' playback IDs.
+    let assets: AssetPlayback?
+
+    static let playlistType = "application/vnd.apple.mpegurl"
 
     func register<Context: RequestContext>(on router: Router<Context>) {
         for method in [HTTPRequest.Method.get, .head] {
@@ -46,13 +51,17 @@ struct PlaybackController: Sendable {
 
     private func multivariant(_ request: Request, _ context: some RequestContext) async throws -> Response {
         let entry = try await resolve(context)
-        guard let variant = packagers.packager(liveStreamID: entry.liveStreamID)?.variant else {
+        guard let stream = entry.liveStreamID else {
+            guard case .asset(let asset) = entry.target, let assets else { throw PlaybackError.notFound }
+            return try await assets.multivariant(asset, playbackID: entry.playbackID.id, request)
+        }
+        guard let variant = packagers.packager(liveStreamID: stream)?.variant else {
             throw PlaybackError.notActive
         }
         let playlist = MultivariantPlaylist(variants: [MultivariantPlaylist.Variant(
             uri: "\(entry.playbackID.id)/index.m3u8", bandwidth: variant.bandwidth, averageBandwidth: variant.averageBandwidth,
             codecs: variant.codecs, width: variant.resolution?.width, height: variant.resolution?.height, frameRate: variant.frameRate)])
-        return respond(request, ByteBuffer(string: playlist.render()), contentType: "application/vnd.apple.mpegurl", cacheControl: "max-age=1")
+        return Self.respond(request, ByteBuffer(string: playlist.render()), contentType: Self.playlistType, cacheControl: "max-age=1")
     }
 
     private func file(_ request: Request, _ context: some RequestContext) async throws -> Response {
@@ -63,7 +72,11 @@ struct PlaybackController: Sendable {
         guard isPlaylist || (kind != nil && name.utf8.count <= 64
                              && name.utf8.allSatisfy { Self.isAlphanumeric($0) || $0 == UInt8(ascii: "-") || $0 == UInt8(ascii: ".") }
                              && !name.hasPrefix(".")) else { throw PlaybackError.notFound }
-        let live = packagers.packager(liveStreamID: entry.liveStreamID)
+        guard let stream = entry.liveStreamID else {
+            guard case .asset(let asset) = entry.target, let assets else { throw PlaybackError.notFound }
+            return try await assets.file(asset, name: name, request, context: context)
+        }
+        let live = packagers.packager(liveStreamID: stream)
         let reload = isPlaylist ? try Self.directives(request) : nil
         if isPlaylist, let packager = live {
             // A live broadcast: the playlist comes from memory, no file system round trip.
@@ -71,18 +84,18 @@ struct PlaybackController: Sendable {
         }
         if kind == .part, let packager = live {
             switch await packager.part(named: name) {
-            case .part(let bytes): return respond(request, bytes, contentType: "video/mp4", cacheControl: Self.immutable)
+            case .part(let bytes): return Self.respond(request, bytes, contentType: "video/mp4", cacheControl: Self.immutable)
             case .timedOut: throw PlaybackError.holdTimedOut
             case .notFound: break  // a segment file of that name, or nothing
             }
         }
-        let path = packagers.directory(of: entry.liveStreamID) + "/" + name
+        let path = packagers.directory(of: stream) + "/" + name
         guard let bytes = isPlaylist ? SegmentFiles.read(path: path) : segments.read(path) else {
             throw isPlaylist ? PlaybackError.notActive : PlaybackError.notFound
         }
         return isPlaylist
-            ? respond(request, bytes, contentType: "application/vnd.apple.mpegurl", cacheControl: "max-age=1")
-            : respond(request, bytes, contentType: kind == .transportStream ? "video/mp2t" : "video/mp4", cacheControl: Self.immutable)
+            ? Self.respond(request, bytes, contentType: Self.playlistType, cacheControl: "max-age=1")
+            : Self.respond(request, bytes, contentType: kind == .transportStream ? "video/mp2t" : "video/mp4", cacheControl: Self.immutable)
     }
 
     static let immutable = "public, max-age=31536000, immutable"
@@ -95,7 +108,7 @@ struct PlaybackController: Sendable {
         let (answer, early) = await packager.mediaPlaylist(reload: reload, delta: skip, gzip: Self.acceptsGzip(request.headers))
         switch answer {
         case .playlist(let bytes, let gzipped):
-            var response = respond(request, bytes, contentType: "application/vnd.apple.mpegurl",
+            var response = Self.respond(request, bytes, contentType: Self.playlistType,
                                    cacheControl: Self.playlistCacheControl(packager, blocking: reload != nil, early: early))
             response.headers[.vary] = "Accept-Encoding"
             if gzipped { response.headers[.contentEncoding] = "gzip" }
@@ -147,13 +160,19 @@ struct PlaybackController: Sendable {
         return name.contains("-p") ? .part : .segment
     }
 
-    /// The response with CORS and caching headers, honouring HEAD and a single `Range: bytes=`.
-    private func respond(_ request: Request, _ bytes: ByteBuffer, contentType: String, cacheControl: String) -> Response {
+    /// The headers of every media response: type, caching, CORS, ranges.
+    static func headers(contentType: String, cacheControl: String) -> HTTPFields {
         var headers = HTTPFields()
         headers[.contentType] = contentType
         headers[.cacheControl] = cacheControl
         headers[.accessControlAllowOrigin] = "*"
         headers[.acceptRanges] = "bytes"
+        return headers
+    }
+
+    /// The response with CORS and caching headers, honouring HEAD and a single `Range: bytes=`.
+    static func respond(_ request: Request, _ bytes: ByteBuffer, contentType: String, cacheControl: String) -> Response {
+        var headers = headers(contentType: contentType, cacheControl: cacheControl)
         var status = HTTPResponse.Status.ok
         var body = bytes
         if let header = request.headers[.range] {

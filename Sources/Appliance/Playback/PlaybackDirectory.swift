@@ -1,14 +1,20 @@
 import Foundation
 import Synchronization
 
-/// Resolves playback IDs to live streams from memory. Entries (also "no such ID") live for
+/// Resolves playback IDs to live streams and assets from memory. Entries (also "no such ID") live for
 /// `lifetime` seconds, so SQLite is asked at most once per ID per lifetime, and a change made by
 /// the API is seen at once (App invalidates on every change), one made by the CLI within half a second
 /// (the hub reads the change feed and App invalidates on its lifecycle events).
 final class PlaybackDirectory: Sendable {
     struct Entry: Sendable {
         var playbackID: PlaybackID
-        var liveStreamID: String
+        var target: PlaybackTarget
+
+        /// The live stream it plays; nil for an asset's playback ID.
+        var liveStreamID: String? {
+            if case .liveStream(let id) = target { return id }
+            return nil
+        }
     }
 
     private struct Cached {
@@ -27,10 +33,10 @@ final class PlaybackDirectory: Sendable {
     }
 
     convenience init(store: LiveStreamStore) {
-        self.init { id in try await store.playbackID(id).map { Entry(playbackID: $0.playbackID, liveStreamID: $0.liveStreamID) } }
+        self.init { id in try await store.playbackTarget(id).map { Entry(playbackID: $0.playbackID, target: $0.target) } }
     }
 
-    /// The playback ID and its stream, or nil when unknown.
+    /// The playback ID and what it plays, or nil when unknown.
     func resolve(_ id: String) async throws -> Entry? {
         let now = ContinuousClock.now
         if let cached = cache.withLock({ $0[id] }), cached.expires > now { return cached.entry }
@@ -51,6 +57,6 @@ final class PlaybackDirectory: Sendable {
         }
     }
 
-    /// Forgets everything (after an API change to streams or playback IDs).
+    /// Forgets everything (after an API change to streams, assets or playback IDs).
     func invalidate() { cache.withLock { $0.removeAll(keepingCapacity: true) } }
 }

@@ -7,6 +7,8 @@ enum PlaybackError: HTTPResponseError, Equatable {
     case notFound
     /// The live stream is not active (Mux answers 412 until it is).
     case notActive
+    /// The asset has no media yet (its broadcast's first segments are still coming).
+    case assetPreparing
     /// A signed playback ID (signed playback does not exist yet).
     case signed
     /// LL-HLS delivery directives that cannot be honoured (RFC 8216bis §6.2.5.2: 400).
@@ -17,7 +19,7 @@ enum PlaybackError: HTTPResponseError, Equatable {
     var status: HTTPResponse.Status {
         switch self {
         case .notFound: .notFound
-        case .notActive: .preconditionFailed
+        case .notActive, .assetPreparing: .preconditionFailed
         case .signed: .forbidden
         case .badDirective: .badRequest
         case .holdTimedOut: .serviceUnavailable
@@ -28,6 +30,7 @@ enum PlaybackError: HTTPResponseError, Equatable {
         switch self {
         case .notFound: "not_found"
         case .notActive: "stream_not_active"
+        case .assetPreparing: "asset_not_ready"
         case .signed: "forbidden"
         case .badDirective: "invalid_parameters"
         case .holdTimedOut: "service_unavailable"
@@ -38,6 +41,7 @@ enum PlaybackError: HTTPResponseError, Equatable {
         switch self {
         case .notFound: "The requested resource either doesn't exist or you don't have access to it."
         case .notActive: "The live stream is not active"
+        case .assetPreparing: "The asset has no media yet"
         case .signed: "Signed playback is not supported yet"
         case .badDirective(let reason): reason
         case .holdTimedOut: "The requested part did not appear within three target durations; the publisher may have stalled"

@@ -126,10 +126,10 @@ final class PlaylistFastPath: ChannelDuplexHandler, RemovableChannelHandler {
         guard request.method == .get, let path = request.path, let (id, query) = Self.split(path),
               request.headerFields[.range] == nil, !Self.changesTheConnection(request.headerFields[.connection]),
               let directives = Self.directives(query),
-              let entry = source.directory.cached(id), entry.playbackID.policy == .public,
-              let packager = source.packagers.packager(liveStreamID: entry.liveStreamID) else { return nil }
+              let entry = source.directory.cached(id), entry.playbackID.policy == .public, let stream = entry.liveStreamID,
+              let packager = source.packagers.packager(liveStreamID: stream) else { return nil }
         let lowLatency = packager.serverControl != nil
-        var playlist = Playlist(packager: packager, reload: lowLatency ? directives.reload : nil, delta: lowLatency && directives.skip,
+        let playlist = Playlist(packager: packager, reload: lowLatency ? directives.reload : nil, delta: lowLatency && directives.skip,
                                 gzip: PlaybackController.acceptsGzip(request.headerFields))
         if let reload = playlist.reload {
             switch packager.decision(reload) {

@@ -107,11 +107,20 @@ final class LiveStreamStore: Sendable {
         }
     }
 
-    /// The playback ID `id` with the live stream it belongs to.
+    /// The playback ID `id` of a live stream, with the stream it belongs to.
     func playbackID(_ id: String) async throws -> (playbackID: PlaybackID, liveStreamID: String)? {
+        guard let found = try await playbackTarget(id), case .liveStream(let stream) = found.target else { return nil }
+        return (found.playbackID, stream)
+    }
+
+    /// The playback ID `id`, of a live stream or of an asset, and what it plays.
+    func playbackTarget(_ id: String) async throws -> (playbackID: PlaybackID, target: PlaybackTarget)? {
         try await read { db in
-            try Row.fetchOne(db, sql: "SELECT id, policy, live_stream_id FROM playback_id WHERE id = ?", arguments: [id]).map { row in
-                (PlaybackID(id: row["id"], policy: PlaybackID.Policy(rawValue: row["policy"]) ?? .signed), row["live_stream_id"])
+            if let row = try Row.fetchOne(db, sql: "SELECT policy, live_stream_id FROM playback_id WHERE id = ?", arguments: [id]) {
+                return (PlaybackID(id: id, policy: PlaybackID.Policy(rawValue: row["policy"]) ?? .signed), .liveStream(row["live_stream_id"]))
+            }
+            return try Row.fetchOne(db, sql: "SELECT policy, asset_id FROM asset_playback_id WHERE id = ?", arguments: [id]).map { row in
+                (PlaybackID(id: id, policy: PlaybackID.Policy(rawValue: row["policy"]) ?? .signed), .asset(row["asset_id"]))
             }
         }
     }
@@ -250,18 +259,22 @@ final class LiveStreamStore: Sendable {
     // MARK: Broadcast state (written by the hub; it emits the events itself)
 
     /// Records a status change (disabled streams stay disabled); the stream as it is now, nil if gone.
-    func setStatus(id: String, _ status: LiveStream.Status, ingestProtocol: String? = nil) async throws -> LiveStream? {
+    func setStatus(id: String, _ status: LiveStream.Status, ingestProtocol: String? = nil, activeAssetID: String? = nil) async throws -> LiveStream? {
         try await write { db in
-            try Self.writeStatus(id: id, status.rawValue, ingestProtocol: ingestProtocol, db)
+            try Self.writeStatus(id: id, status.rawValue, ingestProtocol: ingestProtocol, activeAssetID: activeAssetID, db)
             return try Self.fetch(db, where: "id = ?", [id]).first
         }
     }
 
-    /// The status write itself, also for the hub's journal transaction (``Outbox/record``).
-    static func writeStatus(id: String, _ status: String, ingestProtocol: String?, _ db: Database) throws {
+    /// The status write itself, also for the hub's journal transaction (``Outbox/record``). The
+    /// active asset is written whatever the status (a disabled stream's last broadcast keeps its asset).
+    static func writeStatus(id: String, _ status: String, ingestProtocol: String?, activeAssetID: String? = nil, _ db: Database) throws {
         try db.execute(sql: """
             UPDATE live_stream SET status = ?, active_ingest_protocol = ? WHERE id = ? AND status != 'disabled'
             """, arguments: [status, status == LiveStream.Status.active.rawValue ? ingestProtocol : nil, id])
+        if let activeAssetID {
+            try db.execute(sql: "UPDATE live_stream SET active_asset_id = ? WHERE id = ?", arguments: [activeAssetID, id])
+        }
     }
 
     // MARK: Mapping
@@ -300,6 +313,14 @@ final class LiveStreamStore: Sendable {
             playbackIDs[row["live_stream_id"], default: []].append(
                 PlaybackID(id: row["id"], policy: PlaybackID.Policy(rawValue: row["policy"]) ?? .signed))
         }
+        var assets: [String: [String]] = [:]
+        for row in try Row.fetchAll(db, sql: """
+            SELECT id, live_stream_id FROM (
+                SELECT id, live_stream_id, sequence, ROW_NUMBER() OVER (PARTITION BY live_stream_id ORDER BY sequence DESC) AS n
+                FROM asset WHERE live_stream_id IN (\(placeholders))) WHERE n <= \(LiveStream.recentAssetLimit) ORDER BY sequence
+            """, arguments: StatementArguments(ids)) {
+            assets[row["live_stream_id"], default: []].append(row["id"])
+        }
         return rows.map { row in
             let id: String = row["id"]
             return LiveStream(
@@ -311,7 +332,8 @@ final class LiveStreamStore: Sendable {
                 passthrough: row["passthrough"], audioOnly: row["audio_only"], test: row["test"],
                 playbackIDs: playbackIDs[id] ?? [], activeIngestProtocol: row["active_ingest_protocol"],
                 newAssetSettings: row["new_asset_settings"], useSlateForStandardLatency: row["use_slate_for_standard_latency"],
-                reconnectSlateURL: row["reconnect_slate_url"], title: row["meta_title"])
+                reconnectSlateURL: row["reconnect_slate_url"], title: row["meta_title"],
+                activeAssetID: row["active_asset_id"], recentAssetIDs: assets[id])
         }
     }
 }

@@ -83,6 +83,38 @@ extension LiveStreamStore {
                     UPDATE appliance_fact SET value = value - 1 WHERE key = 'webhook_deliveries'; END;
                 """)
         }
+        migrator.registerMigration("v5: assets recorded from live streams") { db in
+            try db.alter(table: "live_stream") { t in t.add(column: "active_asset_id", .text) }
+            // No foreign key to live_stream: deleting a stream keeps its assets, as on Mux.
+            try db.create(table: "asset") { t in
+                t.primaryKey("id", .text)
+                t.column("live_stream_id", .text).notNull().indexed()
+                t.column("created_at", .integer).notNull()
+                t.column("status", .text).notNull()
+                t.column("is_live", .boolean).notNull()
+                t.column("duration", .double)
+                t.column("passthrough", .text)
+                t.column("meta", .text)
+                t.column("test", .boolean).notNull().defaults(to: false)
+                t.column("mp4_support", .text).notNull()
+                t.column("master_access", .boolean).notNull().defaults(to: false)
+                t.column("static_renditions", .text).notNull()
+                t.column("tracks", .text).notNull()
+                t.column("recording_times", .text).notNull()
+                t.column("format", .text).notNull()
+                t.column("bytes", .integer).notNull().defaults(to: 0)
+                t.column("codecs", .text)
+                t.column("max_bitrate", .integer)
+                t.column("warning", .text)
+                t.column("sequence", .integer).notNull()
+            }
+            try db.create(table: "asset_playback_id") { t in
+                t.primaryKey("id", .text)
+                t.column("asset_id", .text).notNull().indexed().references("asset", onDelete: .cascade)
+                t.column("policy", .text).notNull()
+                t.column("sequence", .integer).notNull()
+            }
+        }
         return migrator
     }
 }

@@ -57,13 +57,14 @@ final class Outbox: Sendable {
     // MARK: Recording
 
     /// Records `events`, each for the endpoints it names, the hub's status writes (a disabled stream
-    /// stays disabled) and `cursor`, in one transaction. Past `limit` queued deliveries the oldest are
+    /// stays disabled) and `cursor` (the hub's; nil for events of others, e.g. recordings), in one transaction. Past `limit` queued deliveries the oldest are
     /// dropped, and returned.
-    func record(_ events: [(event: Event, endpoints: [String])], statuses: [(id: String, status: String, ingestProtocol: String?)] = [],
-                cursor: Int64, limit: Int) async throws -> [Dropped] {
+    func record(_ events: [(event: Event, endpoints: [String])],
+                statuses: [(id: String, status: String, ingestProtocol: String?, activeAssetID: String?)] = [],
+                cursor: Int64?, limit: Int) async throws -> [Dropped] {
         try await store.write { db in
-            for (id, status, ingestProtocol) in statuses {
-                try LiveStreamStore.writeStatus(id: id, status, ingestProtocol: ingestProtocol, db)
+            for (id, status, ingestProtocol, activeAssetID) in statuses {
+                try LiveStreamStore.writeStatus(id: id, status, ingestProtocol: ingestProtocol, activeAssetID: activeAssetID, db)
             }
             for (event, endpoints) in events where !endpoints.isEmpty {
                 try db.cachedStatement(sql: """
@@ -77,7 +78,9 @@ final class Outbox: Sendable {
                         """).execute(arguments: [endpoint, sequence, event.objectID, Data("[]".utf8), event.createdAt])
                 }
             }
-            try db.cachedStatement(sql: "INSERT OR REPLACE INTO appliance_fact (key, value) VALUES ('change_cursor', ?)").execute(arguments: [String(cursor)])
+            if let cursor {
+                try db.cachedStatement(sql: "INSERT OR REPLACE INTO appliance_fact (key, value) VALUES ('change_cursor', ?)").execute(arguments: [String(cursor)])
+            }
             let queued = try Int.fetchOne(db.cachedStatement(sql: "SELECT CAST(value AS INTEGER) FROM appliance_fact WHERE key = 'webhook_deliveries'")) ?? 0
             guard queued > limit else { return [] }
             return try Self.drop("ORDER BY d.event_sequence LIMIT ?", [queued - limit], db)

@@ -17,4 +17,6 @@ struct StatusChange: Sendable, Equatable {
     var status: LiveStream.Status
     /// "rtmp" while active.
     var ingestProtocol: String?
+    /// The asset recording the broadcast, once it has one (never cleared here).
+    var activeAssetID: String?
 }

@@ -141,6 +141,8 @@ final class HubState {
             // The hub's own status writes may be newer than the snapshot.
             stream.status = entry.stream.status
             stream.activeIngestProtocol = entry.stream.activeIngestProtocol
+            stream.activeAssetID = entry.stream.activeAssetID
+            stream.recentAssetIDs = entry.stream.recentAssetIDs
         }
         if !entry.lifecycle.holdsSlot, stream.status == .active {
             // Only a broadcast makes a stream active: a snapshot that says so is older than its end
@@ -261,7 +263,8 @@ final class HubState {
         } else {
             for change in unwrittenStatuses {
                 do {
-                    _ = try await directory.setStatus(id: change.liveStreamID, change.status, ingestProtocol: change.ingestProtocol)
+                    _ = try await directory.setStatus(id: change.liveStreamID, change.status, ingestProtocol: change.ingestProtocol,
+                                                      activeAssetID: change.activeAssetID)
                 } catch {
                     logger.error("status update failed", metadata: [
                         "live_stream_id": "\(change.liveStreamID)", "status": "\(change.status.rawValue)", "error": "\(error)"])
@@ -282,9 +285,16 @@ final class HubState {
             generations += 1
             let generation = generations
             entry.generation = generation
-            let stream = entry.stream, outputs = self.outputs, hub = self.hub
-            entry.output = await Self.offPool {
-                outputs.makeOutput(for: stream) { hub.send(.playable(liveStreamID: id, broadcast: generation)) }
+            let hub = self.hub
+            let output = await outputs.makeOutput(for: entry.stream) { hub.send(.playable(liveStreamID: id, broadcast: generation)) }
+            entry.output = output
+            if let asset = output.assetID, asset != entry.stream.activeAssetID {
+                // Recorded: the stream's new active asset, written with the `connected` event that follows.
+                entry.stream.activeAssetID = asset
+                entry.stream.recentAssetIDs = Array(((entry.stream.recentAssetIDs ?? []).filter { $0 != asset } + [asset])
+                    .suffix(LiveStream.recentAssetLimit))
+                unwrittenStatuses.append(StatusChange(liveStreamID: id, status: entry.stream.status,
+                                                      ingestProtocol: entry.stream.activeIngestProtocol, activeAssetID: asset))
             }
         case .accept(let session):
             guard let output = entry.output else { return }
@@ -318,7 +328,8 @@ final class HubState {
                 entry.stream.activeIngestProtocol = status == .active ? "rtmp" : nil
             }
             // Written with the event that follows, in the journal's transaction.
-            unwrittenStatuses.append(StatusChange(liveStreamID: id, status: status, ingestProtocol: "rtmp"))
+            unwrittenStatuses.append(StatusChange(liveStreamID: id, status: status, ingestProtocol: "rtmp",
+                                                  activeAssetID: entry.stream.activeAssetID))
         case .emit(let type):
             emit(type, entry.stream)
         case .arm(let timer, let deadline):

@@ -17,12 +17,15 @@ protocol StreamOutput: AnyObject, Sendable {
     func sessionEnded(_ session: Int)
     /// The reconnect window ran out (or the broadcast was ended): the playlist is final.
     func broadcastEnded()
+    /// The asset recording this broadcast (Mux `active_asset_id`); nil when it is not recorded.
+    var assetID: String? { get }
 }
 
 /// Makes the output of a new broadcast (the packager factory implements it).
 protocol StreamOutputFactory: Sendable {
-    /// `onPlayable` is called once, when the playlist first has what a player needs.
-    func makeOutput(for stream: LiveStream, onPlayable: @escaping @Sendable () -> Void) -> any StreamOutput
+    /// `onPlayable` is called once, when the playlist first has what a player needs. Prepares the
+    /// stream's directory and starts its recording (file and database work, off the concurrency pool).
+    func makeOutput(for stream: LiveStream, onPlayable: @escaping @Sendable () -> Void) async -> any StreamOutput
     /// Removes a deleted stream's files.
     func removeFiles(of liveStreamID: String)
 }
@@ -32,8 +35,8 @@ protocol StreamDirectory: Sendable {
     /// Opens the database (the hub's first step).
     func prepare() async throws
     func liveStream(streamKey: String) async throws -> LiveStream?
-    /// Records a status change; the stream as it is now (nil when it is gone).
-    func setStatus(id: String, _ status: LiveStream.Status, ingestProtocol: String?) async throws -> LiveStream?
+    /// Records a status change (and the active asset, when there is one); the stream as it is now (nil when it is gone).
+    func setStatus(id: String, _ status: LiveStream.Status, ingestProtocol: String?, activeAssetID: String?) async throws -> LiveStream?
     /// The streams whose status is active (at start-up no publisher is connected: they become idle).
     func activeStreams() async throws -> [LiveStream]
     /// The change feed (changes the CLI made, for the running server to act on).

@@ -34,6 +34,22 @@ final class WebhookJournal: EventJournal {
         return cursor
     }
 
+    /// Records one event about another object than a live stream (an asset's, from the recordings),
+    /// for the endpoints whose filter takes its type; none: nothing is written.
+    func record(type: String, _ payload: Payload, at date: Date) async throws {
+        let (endpointsFor, generation) = dispatcher.routing()
+        let endpoints = endpointsFor(type)
+        guard !endpoints.isEmpty else { return }
+        let event = Outbox.Event(id: UUID().uuidString.lowercased(), type: type, objectType: payload.objectType,
+                                 objectID: payload.objectID, createdAt: date.timeIntervalSince1970, data: payload.data)
+        let limit = dispatcher.settings.maxQueued
+        let dropped = try await outbox.record([(event, endpoints)], cursor: nil, limit: limit)
+        if dispatcher.routing().generation != generation { dispatcher.reconcile() }
+        WebhookEndpoint.report(dropped, reason: "outbox_full", "webhook outbox full: oldest events dropped", logger: logger,
+                               metadata: ["max_queued": "\(limit)"])
+        dispatcher.wake()
+    }
+
     func record(_ events: [LifecycleEvent], statuses: [StatusChange], cursor: Int64) async throws {
         // Events no endpoint takes are not kept; the statuses and the cursor are recorded all the same.
         let (endpointsFor, generation) = dispatcher.routing()
@@ -47,7 +63,7 @@ final class WebhookJournal: EventJournal {
         // Without endpoints for these events (an appliance with no webhooks), only what changed is written.
         if items.isEmpty && statuses.isEmpty && stored.withLock({ $0 }) == cursor { return }
         let limit = dispatcher.settings.maxQueued
-        let dropped = try await outbox.record(items, statuses: statuses.map { ($0.liveStreamID, $0.status.rawValue, $0.ingestProtocol) },
+        let dropped = try await outbox.record(items, statuses: statuses.map { ($0.liveStreamID, $0.status.rawValue, $0.ingestProtocol, $0.activeAssetID) },
                                               cursor: cursor, limit: limit)
         stored.withLock { $0 = cursor }
         // A reload between choosing the endpoints and the write: drop what went to a removed one.

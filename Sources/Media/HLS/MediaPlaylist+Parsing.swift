@@ -57,6 +57,9 @@ extension MediaPlaylist {
             case "#EXT-X-DISCONTINUITY-SEQUENCE": discontinuitySequence = try integer()
             case "#EXT-X-DISCONTINUITY": discontinuity = true
             case "#EXT-X-ENDLIST": endList = true
+            case "#EXT-X-PLAYLIST-TYPE":
+                guard let type = PlaylistType(rawValue: String(value)) else { throw invalid() }
+                playlistType = type
             case "#EXT-X-PROGRAM-DATE-TIME":
                 guard let time = ProgramDateTime.parse(value) else { throw invalid() }
                 programDateTime = time

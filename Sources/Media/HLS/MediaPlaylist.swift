@@ -5,6 +5,7 @@
 /// #EXTM3U
 /// #EXT-X-VERSION:3                       6 with EXT-X-MAP (§8), 9 in a delta update (EXT-X-SKIP)
 /// #EXT-X-TARGETDURATION:2
+/// #EXT-X-PLAYLIST-TYPE:EVENT             recordings: EVENT while live (append-only), VOD once final
 /// #EXT-X-SERVER-CONTROL:CAN-BLOCK-RELOAD=YES,PART-HOLD-BACK=1.008,CAN-SKIP-UNTIL=12   LL only
 /// #EXT-X-PART-INF:PART-TARGET=0.33600                                                   LL only
 /// #EXT-X-MEDIA-SEQUENCE:42
@@ -52,6 +53,12 @@ public struct MediaPlaylist: Sendable, Equatable {
         }
     }
 
+    /// EXT-X-PLAYLIST-TYPE (§4.4.3.5): EVENT playlists only grow; VOD ones never change.
+    public enum PlaylistType: String, Sendable, Equatable {
+        case event = "EVENT"
+        case vod = "VOD"
+    }
+
     /// EXT-X-VERSION.
     public var version: Int
     /// EXT-X-TARGETDURATION in whole seconds: at least every EXTINF rounded to the nearest integer.
@@ -64,6 +71,8 @@ public struct MediaPlaylist: Sendable, Equatable {
     public var segments: [PlaylistSegment]
     /// Whether EXT-X-ENDLIST closes the playlist.
     public var endList: Bool
+    /// EXT-X-PLAYLIST-TYPE; nil for a live sliding window.
+    public var playlistType: PlaylistType?
     /// Low-Latency HLS: server control and part target.
     public var serverControl: ServerControl?
     /// Low-Latency HLS: the segment being filled.
@@ -94,8 +103,27 @@ public struct MediaPlaylist: Sendable, Equatable {
 
     /// The playlist text, lines ending in `\n`.
     public func render() -> String {
+        var text = renderHeader()
+        // A delta update leaves out the MAP that the skipped segments carried (Apple's example does).
+        var map: String? = skippedSegments > 0 ? skippedMap : nil
+        for segment in segments { text += Self.render(segment, after: &map) }
+        if let open = openSegment, !endList {
+            if !open.parts.isEmpty {
+                text += Self.renderTags(discontinuity: open.discontinuity, map: open.map, programDateTime: open.programDateTime, after: &map)
+            }
+            for part in open.parts { text += Self.render(part) }
+        }
+        if let hint = preloadHint, !endList { text += "#EXT-X-PRELOAD-HINT:TYPE=PART,URI=\"\(hint)\"\n" }
+        if endList { text += "#EXT-X-ENDLIST\n" }
+        return text
+    }
+
+    /// The lines before the first segment. An EVENT playlist is this followed by
+    /// ``render(_:after:)`` of each segment as it comes: a recording appends, never rewrites.
+    public func renderHeader() -> String {
         var text = "#EXTM3U\n#EXT-X-VERSION:\(skippedSegments > 0 ? max(version, 9) : version)\n"
         text += "#EXT-X-TARGETDURATION:\(targetDuration)\n"
+        if let playlistType { text += "#EXT-X-PLAYLIST-TYPE:\(playlistType.rawValue)\n" }
         if let control = serverControl {
             text += "#EXT-X-SERVER-CONTROL:CAN-BLOCK-RELOAD=YES,PART-HOLD-BACK=\(Self.decimal(control.partHoldBack, places: 3, up: true))"
             if control.canSkipUntil > 0 { text += ",CAN-SKIP-UNTIL=\(control.canSkipUntil)" }
@@ -105,29 +133,26 @@ public struct MediaPlaylist: Sendable, Equatable {
         let usesMaps = segments.contains { $0.map != nil } || openSegment?.map != nil
         if discontinuitySequence > 0 || usesMaps { text += "#EXT-X-DISCONTINUITY-SEQUENCE:\(discontinuitySequence)\n" }
         if skippedSegments > 0 { text += "#EXT-X-SKIP:SKIPPED-SEGMENTS=\(skippedSegments)\n" }
-        // A delta update leaves out the MAP that the skipped segments carried (Apple's example does).
-        var map: String? = skippedSegments > 0 ? skippedMap : nil
-        func head(discontinuity: Bool, segmentMap: String?, programDateTime: Int64?) {
-            if discontinuity { text += "#EXT-X-DISCONTINUITY\n" }
-            if let segmentMap, segmentMap != map {
-                text += "#EXT-X-MAP:URI=\"\(segmentMap)\"\n"
-                map = segmentMap
-            }
-            if let programDateTime {
-                text += "#EXT-X-PROGRAM-DATE-TIME:" + ProgramDateTime.format(millisecondsSinceEpoch: programDateTime) + "\n"
-            }
+        return text
+    }
+
+    /// One segment's lines (its tags, parts, EXTINF and URI); `map` is the EXT-X-MAP in effect before
+    /// it, updated when the segment changes it.
+    public static func render(_ segment: PlaylistSegment, after map: inout String?) -> String {
+        var text = renderTags(discontinuity: segment.discontinuity, map: segment.map, programDateTime: segment.programDateTime, after: &map)
+        for part in segment.parts { text += render(part) }
+        return text + "#EXTINF:\(formatDuration(segment.duration)),\n\(segment.uri)\n"
+    }
+
+    private static func renderTags(discontinuity: Bool, map segmentMap: String?, programDateTime: Int64?, after map: inout String?) -> String {
+        var text = discontinuity ? "#EXT-X-DISCONTINUITY\n" : ""
+        if let segmentMap, segmentMap != map {
+            text += "#EXT-X-MAP:URI=\"\(segmentMap)\"\n"
+            map = segmentMap
         }
-        for segment in segments {
-            head(discontinuity: segment.discontinuity, segmentMap: segment.map, programDateTime: segment.programDateTime)
-            for part in segment.parts { text += Self.render(part) }
-            text += "#EXTINF:\(Self.formatDuration(segment.duration)),\n\(segment.uri)\n"
+        if let programDateTime {
+            text += "#EXT-X-PROGRAM-DATE-TIME:" + ProgramDateTime.format(millisecondsSinceEpoch: programDateTime) + "\n"
         }
-        if let open = openSegment, !endList {
-            if !open.parts.isEmpty { head(discontinuity: open.discontinuity, segmentMap: open.map, programDateTime: open.programDateTime) }
-            for part in open.parts { text += Self.render(part) }
-        }
-        if let hint = preloadHint, !endList { text += "#EXT-X-PRELOAD-HINT:TYPE=PART,URI=\"\(hint)\"\n" }
-        if endList { text += "#EXT-X-ENDLIST\n" }
         return text
     }
 

@@ -22,13 +22,13 @@ import Testing
         let stream = LiveStream(id: "s1", streamKey: "key", status: .active, createdAt: 1, reconnectWindow: 0,
                                 maxContinuousDuration: 43200, latencyMode: mode, passthrough: nil, audioOnly: false, test: false,
                                 playbackIDs: [PlaybackID(id: "pub", policy: .public), PlaybackID(id: "sig", policy: .signed)])
-        let packager = try #require(factory.makeOutput(for: stream, onPlayable: {}) as? StreamPackager)
+        let packager = try #require(await factory.makeOutput(for: stream, onPlayable: {}) as? StreamPackager)
         packager.sessionStarted(1)
         let base = StreamPackagerTests()
         packager.tracks(video: .h264(base.record), audio: nil, session: 1)
         base.feed(packager, session: 1, seconds: seconds)
         let directory = PlaybackDirectory { id in
-            stream.playbackIDs.first { $0.id == id }.map { PlaybackDirectory.Entry(playbackID: $0, liveStreamID: "s1") }
+            stream.playbackIDs.first { $0.id == id }.map { PlaybackDirectory.Entry(playbackID: $0, target: .liveStream("s1")) }
         }
         for id in ["pub", "sig"] { _ = try await directory.resolve(id) }
         return (factory, directory, RequestCounter())

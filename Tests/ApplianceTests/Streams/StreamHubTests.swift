@@ -13,13 +13,14 @@ final class RecordingOutput: StreamOutput {
     func append(_ sample: MediaSample, session: Int) { events.withLock { $0.append("sample \(session)") } }
     func sessionEnded(_ session: Int) { events.withLock { $0.append("end \(session)") } }
     func broadcastEnded() { events.withLock { $0.append("broadcast end") } }
+    var assetID: String? { nil }
     var log: [String] { events.withLock { $0 } }
 }
 
 final class RecordingOutputs: StreamOutputFactory {
     let made = Mutex<[String: (output: RecordingOutput, playable: @Sendable () -> Void)]>([:])
     let removed = Mutex<[String]>([])
-    func makeOutput(for stream: LiveStream, onPlayable: @escaping @Sendable () -> Void) -> any StreamOutput {
+    func makeOutput(for stream: LiveStream, onPlayable: @escaping @Sendable () -> Void) async -> any StreamOutput {
         let output = RecordingOutput()
         made.withLock { $0[stream.id] = (output, onPlayable) }
         return output

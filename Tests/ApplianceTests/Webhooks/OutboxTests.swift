@@ -66,11 +66,11 @@ import Testing
         let store = LiveStreamStore()
         let outbox = Outbox(store: store)
         let live = try await store.create(NewLiveStream()).stream
-        _ = try await outbox.record([(Self.event("e1", live.id), ["x"])], statuses: [(live.id, "active", "rtmp")], cursor: 3, limit: 100)
+        _ = try await outbox.record([(Self.event("e1", live.id), ["x"])], statuses: [(live.id, "active", "rtmp", nil)], cursor: 3, limit: 100)
         let stored = try await store.liveStream(id: live.id)
         #expect(stored?.status == .active && stored?.activeIngestProtocol == "rtmp")
         _ = try await store.setDisabled(id: live.id, true)
-        _ = try await outbox.record([], statuses: [(live.id, "idle", nil)], cursor: 4, limit: 100)
+        _ = try await outbox.record([], statuses: [(live.id, "idle", nil, nil)], cursor: 4, limit: 100)
         #expect(try await store.liveStream(id: live.id)?.status == .disabled, "a disabled stream stays disabled")
     }
 

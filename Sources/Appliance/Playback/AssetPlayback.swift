@@ -1,0 +1,91 @@
+import Foundation
+import Hummingbird
+import Media
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// Playback of an asset by its playback ID, as stream.mux.com serves a recording:
+///
+/// ```
+/// GET /{PLAYBACK_ID}.m3u8            multivariant playlist; 412 until the recording has a segment
+/// GET /{PLAYBACK_ID}/index.m3u8      while the broadcast goes on: an EVENT playlist from the first
+///                                    segment (DVR); after: the VOD playlist (ENDLIST)
+/// GET /{PLAYBACK_ID}/<n>.ts|.m4s     the recording's segments and init sections, from disk, with ranges
+/// ```
+struct AssetPlayback: Sendable {
+    let assets: AssetStore
+    let recorder: Recorder
+    let fileIO = FileIO()
+
+    func multivariant(_ asset: String, playbackID: String, _ request: Request) async throws -> Response {
+        guard let asset = try await assets.asset(id: asset) else { throw PlaybackError.notFound }
+        var variant: Variant?
+        if let recording = recorder.recording(of: asset.id) {
+            let progress = recording.state
+            if !progress.playlist.segments.isEmpty, var live = progress.variant {
+                live.bandwidth = progress.maxBitrate
+                variant = live
+            }
+        } else if let codecs = asset.codecs, let bandwidth = asset.maxBitrate, asset.duration != nil {
+            let video = asset.tracks.first { $0.type == .video }
+            variant = Variant(codecs: codecs, bandwidth: bandwidth, averageBandwidth: 0,
+                              resolution: video.flatMap { track in track.maxWidth.flatMap { width in track.maxHeight.map { (width, $0) } } },
+                              frameRate: video?.maxFrameRate)
+        }
+        guard let variant else { throw PlaybackError.assetPreparing }
+        let average = asset.duration.map { Int((Double(asset.bytes * 8) / max($0, 0.001)).rounded(.up)) }
+        let playlist = MultivariantPlaylist(variants: [MultivariantPlaylist.Variant(
+            uri: "\(playbackID)/index.m3u8", bandwidth: variant.bandwidth, averageBandwidth: min(average ?? variant.bandwidth, variant.bandwidth),
+            codecs: variant.codecs, width: variant.resolution?.width, height: variant.resolution?.height, frameRate: variant.frameRate)])
+        return PlaybackController.respond(request, ByteBuffer(string: playlist.render()), contentType: PlaybackController.playlistType,
+                                          cacheControl: "max-age=1")
+    }
+
+    /// The media playlist, or a file of the recording.
+    func file(_ asset: String, name: String, _ request: Request, context: some RequestContext) async throws -> Response {
+        let directory = recorder.directory(of: asset)
+        if name == "index.m3u8" {
+            if let recording = recorder.recording(of: asset) {
+                guard !recording.state.playlist.segments.isEmpty else { throw PlaybackError.assetPreparing }
+                return PlaybackController.respond(request, recording.eventPlaylist, contentType: PlaybackController.playlistType,
+                                                  cacheControl: "max-age=1")
+            }
+            let path = directory + "/index.m3u8"
+            guard let bytes = try await Recorder.offPool({ SegmentFiles.read(path: path) }) else { throw PlaybackError.notFound }
+            let final = String(buffer: bytes).contains("#EXT-X-ENDLIST")
+            return PlaybackController.respond(request, bytes, contentType: PlaybackController.playlistType,
+                                              cacheControl: final ? "public, max-age=60" : "max-age=1")
+        }
+        guard let kind = PlaybackController.mediaKind(name), kind != .part else { throw PlaybackError.notFound }
+        return try await send(directory + "/" + name, contentType: kind == .transportStream ? "video/mp2t" : "video/mp4",
+                              cacheControl: PlaybackController.immutable, request, context: context)
+    }
+
+    /// A file from disk, streamed by NIO's file system (a recording's files can be large), with HEAD
+    /// and a single byte range.
+    func send(_ path: String, contentType: String, cacheControl: String, _ request: Request, context: some RequestContext) async throws -> Response {
+        let size = try await Recorder.offPool { () -> Int? in
+            var info = stat()
+            guard stat(path, &info) == 0, (info.st_mode & S_IFMT) == S_IFREG else { return nil }
+            return Int(info.st_size)
+        }
+        guard let size else { throw PlaybackError.notFound }
+        var headers = PlaybackController.headers(contentType: contentType, cacheControl: cacheControl)
+        var status = HTTPResponse.Status.ok
+        var range = size > 0 ? 0...(size - 1) : nil
+        if let header = request.headers[.range] {
+            guard let asked = PlaybackController.byteRange(header, size: size) else {
+                headers[.contentRange] = "bytes */\(size)"
+                return Response(status: .rangeNotSatisfiable, headers: headers)
+            }
+            status = .partialContent
+            headers[.contentRange] = "bytes \(asked.lowerBound)-\(asked.upperBound)/\(size)"
+            range = asked
+        }
+        headers[.contentLength] = String(range?.count ?? 0)
+        guard request.method != .head, let range else { return Response(status: status, headers: headers, body: .init { _ in }) }
+        let body = try await fileIO.loadFile(path: path, range: range, context: context)
+        return Response(status: status, headers: headers, body: body)
+    }
+}

@@ -1,0 +1,230 @@
+import Foundation
+import Media
+import NIOCore
+import Synchronization
+
+/// One asset being recorded, in `<recordings.directory>/<asset id>/`:
+///
+/// ```
+/// index.m3u8     EVENT playlist, appended segment by segment after the segment's file is in place,
+///                so a crash leaves every segment written before it listed; rewritten once as VOD
+///                (PLAYLIST-TYPE VOD, ENDLIST) when the broadcast ends
+/// init<k>.mp4    CMAF: the init sections, a new one where the tracks change
+/// <n>.ts|.m4s    the broadcast's segments as packaged for the live playlist, numbered from 0
+/// ```
+/// The packager's calls only queue work with the ``Recorder``; its loop, one job at a time, calls
+/// ``write(_:)`` and ``writeFinal()`` (file system work, on NIO's thread pool) and keeps ``Progress``.
+final class AssetRecording: SegmentRecorder {
+    /// What the recorder's loop knows of the recording. Only the loop changes it.
+    struct Progress: Sendable {
+        var playlist: MediaPlaylist
+        /// The EXT-X-MAP in effect at the end of the file, and the init section it names.
+        var writtenMap: String?
+        var initialization: ByteBuffer?
+        var initCount = 0
+        /// A reconnect (or a restart) since the last segment: the next one is a discontinuity.
+        var pendingDiscontinuity = false
+        var bytes: Int64 = 0
+        var maxBitrate = 0
+        var variant: Variant?
+        var audio: MediaTrack?
+        var recordingTimes: [Asset.RecordingTime] = []
+        /// A publisher's stretch of content is open (closed when it leaves).
+        var stretchOpen = false
+        /// Why recording stopped early (a limit, a disk error); nothing more is written.
+        var stopped: String?
+        /// `video.asset.ready` was sent.
+        var ready = false
+        /// When the asset was last written to the database.
+        var savedAt: ContinuousClock.Instant?
+        /// The EVENT playlist's text as last rendered (nil: changed since).
+        var rendered: ByteBuffer?
+        var videoTrackID: String
+        var audioTrackID: String
+    }
+
+    let assetID: String
+    let liveStreamID: String
+    let files: SegmentFiles
+    let format: SegmentFormat
+    private let recorder: Recorder
+    private let progress: Mutex<Progress>
+    /// No more work is taken (finished, or the asset was deleted).
+    private let closed = Mutex(false)
+
+    /// A new recording with an empty EVENT playlist, or one continuing `resuming` (left by a crash).
+    init(assetID: String, liveStreamID: String, directory: String, format: SegmentFormat, targetDuration: Int,
+         resuming: MediaPlaylist? = nil, bytes: Int64 = 0, recorder: Recorder, makeID: () -> String) {
+        self.assetID = assetID
+        self.liveStreamID = liveStreamID
+        self.files = SegmentFiles(directory: directory)
+        self.format = format
+        self.recorder = recorder
+        var playlist = resuming ?? MediaPlaylist(version: format == .cmaf ? 6 : 3, targetDuration: targetDuration)
+        playlist.playlistType = .event
+        var progress = Progress(playlist: playlist, videoTrackID: makeID(), audioTrackID: makeID())
+        progress.writtenMap = playlist.segments.last?.map
+        progress.initCount = Set(playlist.segments.compactMap(\.map)).count
+        progress.pendingDiscontinuity = resuming != nil && !playlist.segments.isEmpty
+        progress.bytes = bytes
+        self.progress = Mutex(progress)
+    }
+
+    // MARK: SegmentRecorder (the packager's side: queue and return)
+
+    func record(_ segment: RecordedSegment) {
+        guard !isClosed else { return }
+        recorder.enqueue(.segment(self, segment), bytes: segment.bytes.readableBytes)
+    }
+
+    func sessionEnded() {
+        guard !isClosed else { return }
+        recorder.enqueue(.sessionEnded(self), bytes: 0)
+    }
+
+    func finish() {
+        guard !isClosed else { return }
+        recorder.enqueue(.finish(self), bytes: 0)
+    }
+
+    var isClosed: Bool { closed.withLock { $0 } }
+
+    /// Takes no more work; false when it was closed already.
+    func close() -> Bool {
+        closed.withLock { closed in
+            defer { closed = true }
+            return !closed
+        }
+    }
+
+    // MARK: The recorder's loop
+
+    var state: Progress { progress.withLock { $0 } }
+
+    /// Changes the progress (the recorder's loop only).
+    func update(_ change: (inout Progress) -> Void) {
+        progress.withLock { change(&$0) }
+    }
+
+    /// The file header of a new recording (before any segment).
+    func writeHeader() throws {
+        try files.create()
+        try files.write("index.m3u8", text: state.playlist.renderHeader())
+    }
+
+    /// Writes the segment (and its init section when it is new), then appends it to the playlist;
+    /// the bytes it added. On a failure nothing of it stays listed.
+    func write(_ segment: RecordedSegment) throws -> Int64 {
+        var next = state
+        var added: Int64 = 0
+        var map = next.writtenMap
+        if let initialization = segment.initialization, initialization != next.initialization {
+            let name = "init\(next.initCount).mp4"
+            try files.write(name, initialization)
+            next.initCount += 1
+            next.initialization = initialization
+            map = name
+            added += Int64(initialization.readableBytes)
+        }
+        let name = "\(next.playlist.segments.count).\(format.segmentExtension)"
+        try files.write(name, segment.bytes)
+        let entry = PlaylistSegment(uri: name, duration: segment.duration, discontinuity: segment.discontinuity || next.pendingDiscontinuity,
+                                    programDateTime: segment.programDateTime, map: map)
+        var written = next.writtenMap
+        do {
+            try files.append("index.m3u8", text: MediaPlaylist.render(entry, after: &written))
+        } catch {
+            files.remove(name)
+            throw error
+        }
+        added += Int64(segment.bytes.readableBytes)
+        next.writtenMap = written
+        next.pendingDiscontinuity = false
+        next.playlist.segments.append(entry)
+        next.playlist.targetDuration = max(next.playlist.targetDuration, Int((MediaTime.seconds(ticks: segment.duration)).rounded()))
+        next.bytes += added
+        let seconds = max(MediaTime.seconds(ticks: segment.duration), 0.001)
+        next.maxBitrate = max(next.maxBitrate, Int((Double(segment.bytes.readableBytes * 8) / seconds).rounded(.up)))
+        if let variant = segment.variant {
+            var merged = variant
+            if let old = next.variant?.resolution, let new = variant.resolution {
+                merged.resolution = (max(old.width, new.width), max(old.height, new.height))
+            }
+            merged.frameRate = [next.variant?.frameRate, variant.frameRate].compactMap { $0 }.max()
+            next.variant = merged
+        }
+        next.audio = segment.audio ?? next.audio
+        if next.stretchOpen, !next.recordingTimes.isEmpty {
+            next.recordingTimes[next.recordingTimes.count - 1].duration += MediaTime.seconds(ticks: segment.duration)
+        } else {
+            next.recordingTimes.append(Asset.RecordingTime(startedAt: segment.programDateTime, duration: MediaTime.seconds(ticks: segment.duration)))
+            next.stretchOpen = true
+        }
+        next.rendered = nil
+        progress.withLock { $0 = next }
+        return added
+    }
+
+    /// Rewrites the playlist as VOD: the recording is final.
+    func writeFinal() throws {
+        var playlist = state.playlist
+        playlist.playlistType = .vod
+        playlist.endList = true
+        try files.write("index.m3u8", text: playlist.render())
+    }
+
+    /// The EVENT playlist while recording (rendered once per segment).
+    var eventPlaylist: ByteBuffer {
+        progress.withLock { progress in
+            if let rendered = progress.rendered { return rendered }
+            let bytes = ByteBuffer(string: progress.playlist.render())
+            progress.rendered = bytes
+            return bytes
+        }
+    }
+
+    /// What the recording says about its asset: duration, sizes, tracks, recording times.
+    func describe(_ asset: inout Asset) {
+        let progress = state
+        let duration = progress.playlist.segments.reduce(Int64(0)) { $0 + $1.duration }
+        asset.duration = progress.playlist.segments.isEmpty ? nil : (MediaTime.seconds(ticks: duration) * 1000).rounded() / 1000
+        asset.bytes = progress.bytes
+        asset.maxBitrate = progress.maxBitrate > 0 ? progress.maxBitrate : nil
+        asset.codecs = progress.variant?.codecs
+        asset.recordingTimes = progress.recordingTimes
+        var tracks: [Asset.Track] = []
+        if let variant = progress.variant, variant.resolution != nil || variant.codecs.contains("avc1") {
+            tracks.append(Asset.Track(id: progress.videoTrackID, type: .video, duration: asset.duration,
+                                      maxWidth: variant.resolution?.width, maxHeight: variant.resolution?.height,
+                                      maxFrameRate: variant.frameRate.map { ($0 * 1000).rounded() / 1000 }))
+        }
+        if case .aac(let config) = progress.audio {
+            tracks.append(Asset.Track(id: progress.audioTrackID, type: .audio, duration: asset.duration, maxChannels: config.channelConfiguration))
+        }
+        asset.tracks = tracks
+    }
+
+    /// The playlist of an interrupted recording as its file holds it: parsed up to its last whole
+    /// segment entry, and only as far as its segment files exist. Nil when nothing is usable.
+    static func recover(_ files: SegmentFiles) -> (playlist: MediaPlaylist, bytes: Int64)? {
+        guard let bytes = files.read("index.m3u8") else { return nil }
+        var lines = String(buffer: bytes).split(separator: "\n", omittingEmptySubsequences: false).map(String.init)
+        while !lines.isEmpty {
+            if var playlist = try? MediaPlaylist(parsing: lines.joined(separator: "\n")) {
+                var total: Int64 = 0
+                var kept: [PlaylistSegment] = []
+                for segment in playlist.segments {
+                    guard !segment.uri.contains("/"), let size = files.size(segment.uri) else { break }
+                    total += size
+                    kept.append(segment)
+                }
+                for map in Set(kept.compactMap(\.map)) { total += files.size(map) ?? 0 }
+                playlist.segments = kept
+                playlist.endList = false
+                return (playlist, total)
+            }
+            lines.removeLast()  // a torn last entry
+        }
+        return nil
+    }
+}

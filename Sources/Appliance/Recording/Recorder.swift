@@ -1,0 +1,386 @@
+import Foundation
+import Logging
+import Media
+import Metrics
+import NIOCore
+import NIOPosix
+import ServiceLifecycle
+import Synchronization
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// Records the broadcasts of streams with `new_asset_settings` into assets, as Mux runs them
+/// (reference/mux-api.md §5.4): the asset is made when the broadcast starts (`video.asset.created`),
+/// is `ready` once it has three segments (or is final), grows while live (`is_live`), and is
+/// completed when the broadcast ends (`video.asset.live_stream_completed`: a VOD playlist).
+///
+/// The packagers only queue segments here (``AssetRecording``); this service's loop writes them, one
+/// job at a time, on NIO's thread pool, and records the asset's progress in the database at most
+/// every ``saveEvery`` (and at every change of status). A recording that would pass
+/// `recordings.max_bytes` or the free-space floor, whose queue outgrows `max_queued_bytes` (a disk
+/// slower than the broadcasts), or whose disk fails, stops with `video.asset.warning`, a log line and
+/// a metric; the live stream goes on, and nothing recorded is ever deleted behind the user's back.
+///
+/// A crash leaves an asset live: when its stream publishes again within the reconnect window, the
+/// recording continues it (after a discontinuity); otherwise the loop's sweep completes it with what
+/// was written before the crash.
+final class Recorder: SegmentRecorderFactory, Service {
+    enum Job: Sendable {
+        case segment(AssetRecording, RecordedSegment)
+        case sessionEnded(AssetRecording)
+        case finish(AssetRecording)
+        /// A recording stopped outside the loop (its queue overflowed): the warning is still to send.
+        case stopped(AssetRecording, type: String, reason: String)
+        case sweep
+    }
+
+    private struct State {
+        /// Recordings in progress (and interrupted assets being resumed or completed), by asset.
+        var recordings: [String: AssetRecording] = [:]
+        var claimed: Set<String> = []
+        var queuedBytes: Int64 = 0
+        /// Bytes every asset holds (nil until read from the database).
+        var bytesOnDisk: Int64?
+    }
+
+    let assets: AssetStore
+    let streams: LiveStreamStore
+    let events: any AssetEventSink
+    let logger: Logger
+    private let currentSettings: Mutex<RecordingSettings>
+    private let state = Mutex(State())
+    private let jobs: AsyncStream<Job>
+    private let continuation: AsyncStream<Job>.Continuation
+    private let wallClock: @Sendable () -> Int64
+    private let stopped: Counter
+    /// How often the database learns a live asset's growing duration.
+    static let saveEvery = Duration.seconds(5)
+    /// How often interrupted assets are looked for.
+    static let sweepEvery = Duration.seconds(2)
+
+    init(assets: AssetStore, streams: LiveStreamStore, events: any AssetEventSink, settings: RecordingSettings, logger: Logger,
+         wallClock: @escaping @Sendable () -> Int64 = { Int64((Date().timeIntervalSince1970 * 1000).rounded()) }) {
+        self.assets = assets
+        self.streams = streams
+        self.events = events
+        self.logger = logger
+        self.currentSettings = Mutex(settings)
+        self.wallClock = wallClock
+        (jobs, continuation) = AsyncStream.makeStream(of: Job.self)
+        stopped = Counter(label: Self.stoppedMetric)
+    }
+
+    static let stoppedMetric = "onair_recordings_stopped_total"
+    static let writtenMetric = "onair_recording_bytes_written_total"
+
+    /// Settings for what is written from now on (a reload changes the limits).
+    var settings: RecordingSettings {
+        get { currentSettings.withLock { $0 } }
+        set { currentSettings.withLock { $0 = newValue } }
+    }
+
+    /// Where an asset's files are.
+    func directory(of assetID: String) -> String { settings.directory + "/" + assetID }
+
+    /// The recording in progress of an asset (for its EVENT playlist), nil when there is none.
+    func recording(of assetID: String) -> AssetRecording? { state.withLock { $0.recordings[assetID] } }
+
+    // MARK: Starting a recording (SegmentRecorderFactory)
+
+    func makeRecorder(for stream: LiveStream, format: SegmentFormat, segmentDuration: Double) async -> (any SegmentRecorder)? {
+        guard let text = stream.newAssetSettings else { return nil }
+        if let resumed = await resume(stream, format: format) { return resumed }
+        let id = Identifier.opaque()
+        let asset = AssetSettings(json: text).asset(id: id, liveStreamID: stream.id, format: format.rawValue, now: Date()) { Identifier.opaque() }
+        let recording = AssetRecording(assetID: id, liveStreamID: stream.id, directory: directory(of: id), format: format,
+                                       targetDuration: max(1, Int(segmentDuration.rounded(.up))), recorder: self) { Identifier.opaque() }
+        state.withLock { $0.recordings[id] = recording }
+        do {
+            try await Self.offPool { try recording.writeHeader() }
+            try await assets.create(asset)
+        } catch {
+            state.withLock { _ = $0.recordings.removeValue(forKey: id) }
+            _ = recording.close()
+            try? FileManager.default.removeItem(atPath: directory(of: id))
+            logger.error("cannot start recording: the broadcast goes on without an asset", metadata: [
+                "live_stream_id": "\(stream.id)", "error": "\(error)"])
+            stopped.increment()
+            return nil
+        }
+        logger.info("recording started", metadata: ["asset_id": "\(id)", "live_stream_id": "\(stream.id)", "format": "\(format.rawValue)"])
+        await events.publish(AssetEvent(type: .created, asset: asset))
+        return recording
+    }
+
+    /// The stream's asset left live by a crash, when its playlist was written within the stream's
+    /// reconnect window: the recording continues it. Older ones are completed first.
+    private func resume(_ stream: LiveStream, format: SegmentFormat) async -> AssetRecording? {
+        let interrupted = ((try? await assets.liveAssets()) ?? []).filter { $0.liveStreamID == stream.id }
+        for asset in interrupted {
+            guard claim(asset.id) else { continue }
+            let files = SegmentFiles(directory: directory(of: asset.id))
+            let written = files.modificationTime("index.m3u8") ?? 0
+            if asset.format == format.rawValue, Double(wallClock() - written) / 1000 <= stream.reconnectWindow,
+               let recording = await reopen(asset) {
+                logger.notice("continuing an interrupted recording", metadata: [
+                    "asset_id": "\(asset.id)", "live_stream_id": "\(stream.id)", "segments": "\(recording.state.playlist.segments.count)"])
+                return recording
+            }
+            await complete(asset)
+        }
+        return nil
+    }
+
+    /// An ``AssetRecording`` over what an interrupted asset's files hold (registered as in progress).
+    private func reopen(_ asset: Asset) async -> AssetRecording? {
+        let files = SegmentFiles(directory: directory(of: asset.id))
+        let recovered = await Self.offPool { AssetRecording.recover(files) }
+        guard let format = SegmentFormat(rawValue: asset.format) else { return nil }
+        let recording = AssetRecording(assetID: asset.id, liveStreamID: asset.liveStreamID, directory: files.directory, format: format,
+                                       targetDuration: recovered?.playlist.targetDuration ?? 2, resuming: recovered?.playlist,
+                                       bytes: recovered?.bytes ?? 0, recorder: self) { Identifier.opaque() }
+        recording.update { progress in
+            progress.ready = asset.status == .ready
+            progress.recordingTimes = asset.recordingTimes
+            for track in asset.tracks {
+                if track.type == .video { progress.videoTrackID = track.id } else { progress.audioTrackID = track.id }
+            }
+        }
+        if recovered == nil { try? await Self.offPool { try recording.writeHeader() } }
+        state.withLock { state in
+            state.recordings[asset.id] = recording
+            state.claimed.remove(asset.id)
+        }
+        return recording
+    }
+
+    /// Claims an asset not being recorded, for resuming or completing it; false when it is taken.
+    private func claim(_ id: String) -> Bool {
+        state.withLock { state in
+            guard state.recordings[id] == nil, !state.claimed.contains(id) else { return false }
+            state.claimed.insert(id)
+            return true
+        }
+    }
+
+    /// Completes an interrupted asset with what its files hold.
+    private func complete(_ asset: Asset) async {
+        if let recording = await reopen(asset) {
+            _ = recording.close()
+            await finish(recording)
+        } else {
+            state.withLock { _ = $0.claimed.remove(asset.id) }
+        }
+    }
+
+    // MARK: The queue
+
+    /// Queues a job (the packagers' side: never waits). Past `max_queued_bytes` the segment is not
+    /// queued and its recording stops.
+    func enqueue(_ job: Job, bytes: Int) {
+        let limit = settings.maxQueuedBytes
+        let accepted = state.withLock { state -> Bool in
+            guard state.queuedBytes + Int64(bytes) <= limit || bytes == 0 else { return false }
+            state.queuedBytes += Int64(bytes)
+            return true
+        }
+        if accepted {
+            continuation.yield(job)
+        } else if case .segment(let recording, _) = job {
+            let reason = "the disk cannot keep up: more than \(limit) bytes of segments were waiting to be written"
+            if stop(recording, reason) { continuation.yield(.stopped(recording, type: "recording_queue_full", reason: reason)) }
+        }
+    }
+
+    /// Marks a recording stopped, logs and counts it; false when it had stopped already.
+    private func stop(_ recording: AssetRecording, _ reason: String) -> Bool {
+        var first = false
+        recording.update { progress in
+            guard progress.stopped == nil else { return }
+            progress.stopped = reason
+            first = true
+        }
+        guard first else { return false }
+        stopped.increment()
+        logger.error("recording stopped; the live stream goes on", metadata: [
+            "asset_id": "\(recording.assetID)", "live_stream_id": "\(recording.liveStreamID)", "reason": "\(reason)"])
+        return true
+    }
+
+    /// Stops a recording from the loop, with its `video.asset.warning`.
+    private func stopAndWarn(_ recording: AssetRecording, _ reason: String, type: String) async {
+        if stop(recording, reason) { await warn(recording, type: type, reason: reason) }
+    }
+
+    // MARK: Service
+
+    func run() async throws {
+        if let total = try? await assets.totalBytes() { state.withLock { $0.bytesOnDisk = total } }
+        await withDiscardingTaskGroup { group in
+            group.addTask { [continuation] in
+                // The sweep's clock; ends with the loop.
+                while !Task.isCancelled {
+                    try? await Task.sleep(for: Self.sweepEvery)
+                    continuation.yield(.sweep)
+                }
+            }
+            await withGracefulShutdownHandler {
+                for await job in jobs {
+                    await handle(job)
+                }
+            } onGracefulShutdown: { [continuation] in
+                // Services stop in reverse order: the hub has ended every broadcast, so the queue is complete.
+                continuation.finish()
+            }
+            group.cancelAll()
+        }
+    }
+
+    private func handle(_ job: Job) async {
+        switch job {
+        case .segment(let recording, let segment):
+            defer { state.withLock { $0.queuedBytes -= Int64(segment.bytes.readableBytes) } }
+            await write(segment, recording)
+        case .sessionEnded(let recording):
+            recording.update { $0.stretchOpen = false; $0.pendingDiscontinuity = true }
+        case .finish(let recording):
+            await finish(recording)
+        case .stopped(let recording, let type, let reason):
+            await warn(recording, type: type, reason: reason)
+        case .sweep:
+            await sweep()
+        }
+    }
+
+    private func write(_ segment: RecordedSegment, _ recording: AssetRecording) async {
+        guard recording.state.stopped == nil, !isDeleted(recording) else { return }
+        let settings = self.settings
+        let size = Int64(segment.bytes.readableBytes + (segment.initialization?.readableBytes ?? 0))
+        if let used = state.withLock({ $0.bytesOnDisk }), used + size > settings.maxBytes {
+            return await stopAndWarn(recording, "recordings.max_bytes (\(settings.maxBytes) bytes) reached", type: "recording_limit_reached")
+        }
+        let free = await Self.offPool { Self.freeBytes(settings.directory) }
+        if let free, free - size < settings.minFreeBytes {
+            return await stopAndWarn(recording, "the disk's free space would fall below recordings.min_free_bytes (\(settings.minFreeBytes) bytes)",
+                                     type: "recording_disk_full")
+        }
+        do {
+            let added = try await Self.offPool { try recording.write(segment) }
+            state.withLock { $0.bytesOnDisk = ($0.bytesOnDisk ?? 0) + added }
+            Counter(label: Self.writtenMetric).increment(by: Int(added))
+        } catch {
+            let full = (error as? SegmentFiles.Failure)?.isOutOfSpace ?? false
+            return await stopAndWarn(recording, full ? "the disk is full" : "cannot write the recording: \(error)",
+                                     type: full ? "recording_disk_full" : "recording_write_failed")
+        }
+        let progress = recording.state
+        let becomesReady = !progress.ready && progress.playlist.segments.count >= StreamPackager.minimumPlayableSegments
+        let due = progress.savedAt.map { ContinuousClock.now - $0 >= Self.saveEvery } ?? true
+        guard becomesReady || due else { return }
+        recording.update {
+            $0.savedAt = .now
+            if becomesReady { $0.ready = true }
+        }
+        let saved = try? await assets.update(id: recording.assetID) { asset in
+            recording.describe(&asset)
+            if becomesReady { asset.status = .ready }
+        }
+        if becomesReady, let saved {
+            logger.info("recording playable", metadata: ["asset_id": "\(saved.id)", "live_stream_id": "\(saved.liveStreamID)"])
+            await events.publish(AssetEvent(type: .ready, asset: saved))
+        }
+    }
+
+    /// The broadcast is over: the playlist becomes VOD, the asset final.
+    private func finish(_ recording: AssetRecording) async {
+        _ = recording.close()
+        defer { state.withLock { _ = $0.recordings.removeValue(forKey: recording.assetID) } }
+        guard !isDeleted(recording) else { return }
+        let progress = recording.state
+        let hasMedia = !progress.playlist.segments.isEmpty
+        do {
+            if hasMedia { try await Self.offPool { try recording.writeFinal() } }
+        } catch {
+            logger.error("cannot write the recording's final playlist", metadata: ["asset_id": "\(recording.assetID)", "error": "\(error)"])
+        }
+        let wasReady = progress.ready
+        let warning = progress.stopped
+        guard let asset = try? await assets.update(id: recording.assetID, { asset in
+            recording.describe(&asset)
+            asset.isLive = false
+            asset.status = hasMedia ? .ready : .errored
+            asset.warning = warning
+        }) else {
+            logger.error("cannot complete the asset in the database", metadata: ["asset_id": "\(recording.assetID)"])
+            return
+        }
+        logger.info("recording complete", metadata: [
+            "asset_id": "\(asset.id)", "live_stream_id": "\(asset.liveStreamID)", "duration": "\(asset.duration ?? 0)",
+            "bytes": "\(asset.bytes)", "status": "\(asset.status.rawValue)"])
+        if hasMedia && !wasReady { await events.publish(AssetEvent(type: .ready, asset: asset)) }
+        if !hasMedia { await events.publish(AssetEvent(type: .errored, asset: asset)) }
+        await events.publish(AssetEvent(type: .liveStreamCompleted, asset: asset))
+    }
+
+    /// Interrupted assets (live in the database, recorded by nobody) whose stream's reconnect window
+    /// has passed since their last write are completed.
+    private func sweep() async {
+        guard let live = try? await assets.liveAssets() else { return }
+        let now = wallClock()
+        for asset in live where state.withLock({ $0.recordings[asset.id] == nil && !$0.claimed.contains(asset.id) }) {
+            let window = (try? await streams.liveStream(id: asset.liveStreamID))?.reconnectWindow ?? 0
+            let written = SegmentFiles(directory: directory(of: asset.id)).modificationTime("index.m3u8") ?? 0
+            guard Double(now - written) / 1000 > window, claim(asset.id) else { continue }
+            logger.notice("completing a recording a restart interrupted", metadata: ["asset_id": "\(asset.id)"])
+            await complete(asset)
+        }
+    }
+
+    private func warn(_ recording: AssetRecording, type: String, reason: String) async {
+        guard !isDeleted(recording), let asset = try? await assets.update(id: recording.assetID, { asset in
+            recording.describe(&asset)
+            asset.warning = reason
+        }) else { return }
+        await events.publish(AssetEvent(type: .warning, asset: asset, warning: (type, reason)))
+    }
+
+    // MARK: Deleting
+
+    /// The asset was deleted: its recording (if any) stops at once and its files go.
+    func removed(_ asset: Asset) async {
+        let recording = state.withLock { $0.recordings.removeValue(forKey: asset.id) }
+        _ = recording?.close()
+        deleted.withLock { _ = $0.insert(asset.id) }
+        let path = directory(of: asset.id)
+        await Self.offPool { try? FileManager.default.removeItem(atPath: path) }
+        state.withLock { $0.bytesOnDisk = max(0, ($0.bytesOnDisk ?? 0) - asset.bytes) }
+    }
+
+    private let deleted = Mutex<Set<String>>([])
+
+    private func isDeleted(_ recording: AssetRecording) -> Bool { deleted.withLock { $0.contains(recording.assetID) } }
+
+    // MARK: Helpers
+
+    /// Free bytes for unprivileged users on the file system of `path` (nil when it cannot be asked).
+    static func freeBytes(_ path: String) -> Int64? {
+        var info = statvfs()
+        try? FileManager.default.createDirectory(atPath: path, withIntermediateDirectories: true)
+        guard statvfs(path, &info) == 0 else { return nil }
+        return Int64(info.f_bavail) * Int64(info.f_frsize)
+    }
+
+    /// Runs file system work on NIO's thread pool (never on the Swift-concurrency pool).
+    static func offPool<T: Sendable>(_ body: @escaping @Sendable () throws -> T) async throws -> T {
+        do {
+            return try await NIOThreadPool.singleton.runIfActive(body)
+        } catch is NIOThreadPoolError.ThreadPoolInactive {
+            return try body()
+        }
+    }
+
+    static func offPool<T: Sendable>(_ body: @escaping @Sendable () -> T) async -> T {
+        (try? await NIOThreadPool.singleton.runIfActive(body)) ?? body()
+    }
+}
