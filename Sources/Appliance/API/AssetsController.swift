@@ -29,6 +29,35 @@ struct AssetsController: Sendable {
             guard let playbackID = asset.playbackIDs.first(where: { $0.id == id }) else { throw MuxError.notFound }
             return try APIResponse.envelope(PlaybackIDJSON(playbackID))
         }
+        group.post("assets/:asset_id/static-renditions") { request, context in try await createStaticRendition(request, context) }
+        group.delete("assets/:asset_id/static-renditions/:rendition_id") { _, context in
+            guard try await service.deleteStaticRendition(assetID: try context.parameters.require("asset_id"),
+                                                          id: try context.parameters.require("rendition_id")) else { throw MuxError.notFound }
+            return Response(status: .noContent)
+        }
+        group.put("assets/:asset_id/mp4-support") { request, context in
+            let id = try context.parameters.require("asset_id")
+            var body = try LiveStreamRequest(body: try await collect(request))
+            let support = body.mp4Support()
+            if support == nil { body.require("mp4_support") }
+            try body.check()
+            guard let updated = try await service.setMP4Support(assetID: id, Asset.MP4Support(rawValue: support!)!) else { throw MuxError.notFound }
+            return try APIResponse.envelope(AssetJSON(updated))
+        }
+        group.put("assets/:asset_id/master-access") { request, context in
+            let asset = try await asset(context)
+            var body = try LiveStreamRequest(body: try await collect(request))
+            let access = body.string("master_access", maxLength: 32)
+            if access == nil { body.require("master_access") }
+            try body.check()
+            switch access {
+            case "none": return try APIResponse.envelope(AssetJSON(asset))
+            case "temporary":
+                throw MuxError.invalid("master_access temporary is not available on onair yet: ask for the static rendition highest.mp4, "
+                                       + "the recording remuxed into one MP4 without re-encoding")
+            default: throw MuxError.invalid("master_access must be temporary or none")
+            }
+        }
         group.delete("assets/:asset_id/playback-ids/:playback_id") { _, context in
             guard try await service.deletePlaybackID(assetID: try context.parameters.require("asset_id"),
                                                      id: try context.parameters.require("playback_id")) else { throw MuxError.notFound }
@@ -62,6 +91,17 @@ struct AssetsController: Sendable {
         try body.check()
         guard let policy, let created = try await service.addPlaybackID(assetID: id, policy: policy) else { throw MuxError.notFound }
         return try APIResponse.envelope(PlaybackIDJSON(created), status: .created)
+    }
+
+    private func createStaticRendition(_ request: Request, _ context: some RequestContext) async throws -> Response {
+        let id = try context.parameters.require("asset_id")
+        var body = try LiveStreamRequest(body: try await collect(request))
+        let name = body.rendition()
+        let passthrough = body.string("passthrough", maxLength: 255)
+        try body.check()
+        guard let name, let rendition = try await service.addStaticRendition(assetID: id, name: name, passthrough: passthrough),
+              let asset = try await assets.asset(id: id) else { throw MuxError.notFound }
+        return try APIResponse.envelope(StaticRenditionJSON(rendition, asset: asset), status: .created)
     }
 
     private func asset(_ context: some RequestContext) async throws -> Asset {

@@ -27,6 +27,11 @@ struct LiveStreamRequest {
         fields = object
     }
 
+    /// Notes a missing required field.
+    mutating func require(_ name: String) {
+        if present(name) == nil { problems.append("\(name) is required") }
+    }
+
     /// Throws the collected problems, if any.
     func check() throws {
         if !problems.isEmpty { throw MuxError.invalid(problems) }

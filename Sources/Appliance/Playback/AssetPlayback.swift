@@ -12,6 +12,8 @@ import Glibc
 /// GET /{PLAYBACK_ID}/index.m3u8      while the broadcast goes on: an EVENT playlist from the first
 ///                                    segment (DVR); after: the VOD playlist (ENDLIST)
 /// GET /{PLAYBACK_ID}/<n>.ts|.m4s     the recording's segments and init sections, from disk, with ranges
+/// GET /{PLAYBACK_ID}/highest.mp4     static renditions once built (also audio.m4a): progressive MP4,
+///     [?download=NAME]               index first, ranges; `download` asks the browser to save it as NAME
 /// ```
 struct AssetPlayback: Sendable {
     let assets: AssetStore
@@ -56,6 +58,15 @@ struct AssetPlayback: Sendable {
             let final = String(buffer: bytes).contains("#EXT-X-ENDLIST")
             return PlaybackController.respond(request, bytes, contentType: PlaybackController.playlistType,
                                               cacheControl: final ? "public, max-age=60" : "max-age=1")
+        }
+        if let rendition = Asset.StaticRendition.Name(rawValue: name) {
+            var response = try await send(directory + "/" + name, contentType: rendition == .audio ? "audio/mp4" : "video/mp4",
+                                          cacheControl: "public, max-age=3600", request, context: context)
+            if let download = request.uri.queryParameters.get("download") {
+                let safe = String(download.unicodeScalars.filter { $0.isASCII && $0 != "\"" && $0 != "\\" && $0.value >= 0x20 }.prefix(200))
+                response.headers[.contentDisposition] = "attachment; filename=\"\(safe.isEmpty ? name : safe)\""
+            }
+            return response
         }
         guard let kind = PlaybackController.mediaKind(name), kind != .part else { throw PlaybackError.notFound }
         return try await send(directory + "/" + name, contentType: kind == .transportStream ? "video/mp2t" : "video/mp4",

@@ -13,6 +13,7 @@ import Media
 /// GET /{PLAYBACK_ID}/{segment}.ts|.m4s segments from tmpfs (long-lived, immutable)
 /// GET /{PLAYBACK_ID}/{init}.mp4        CMAF init sections from tmpfs
 /// GET /{PLAYBACK_ID}/{prefix}-pN.m4s   LL-HLS parts from memory; the hinted one is held until complete
+/// GET /{PLAYBACK_ID}/highest.mp4       an asset's static renditions (also audio.m4a), ?download=NAME
 /// ```
 /// An asset's playback ID plays its recording (``AssetPlayback``). 404 for unknown playback IDs, 403
 /// for signed ones (signed playback does not exist yet). CORS open, HEAD and single byte ranges
@@ -69,7 +70,7 @@ struct PlaybackController: Sendable {
         let name = try context.parameters.require("file")
         let isPlaylist = name == "index.m3u8"
         let kind = Self.mediaKind(name)
-        guard isPlaylist || (kind != nil && name.utf8.count <= 64
+        guard isPlaylist || ((kind != nil || Asset.StaticRendition.Name(rawValue: name) != nil) && name.utf8.count <= 64
                              && name.utf8.allSatisfy { Self.isAlphanumeric($0) || $0 == UInt8(ascii: "-") || $0 == UInt8(ascii: ".") }
                              && !name.hasPrefix(".")) else { throw PlaybackError.notFound }
         guard let stream = entry.liveStreamID else {

@@ -52,6 +52,9 @@ final class Recorder: SegmentRecorderFactory, Service {
     private let state = Mutex(State())
     private let jobs: AsyncStream<Job>
     private let continuation: AsyncStream<Job>.Continuation
+    /// Assets whose static renditions are to be built, one at a time, beside the recordings' loop.
+    private let builds: AsyncStream<String>
+    private let buildContinuation: AsyncStream<String>.Continuation
     private let wallClock: @Sendable () -> Int64
     private let stopped: Counter
     /// How often the database learns a live asset's growing duration.
@@ -68,6 +71,7 @@ final class Recorder: SegmentRecorderFactory, Service {
         self.currentSettings = Mutex(settings)
         self.wallClock = wallClock
         (jobs, continuation) = AsyncStream.makeStream(of: Job.self)
+        (builds, buildContinuation) = AsyncStream.makeStream(of: String.self)
         stopped = Counter(label: Self.stoppedMetric)
     }
 
@@ -110,6 +114,9 @@ final class Recorder: SegmentRecorderFactory, Service {
         }
         logger.info("recording started", metadata: ["asset_id": "\(id)", "live_stream_id": "\(stream.id)", "format": "\(format.rawValue)"])
         await events.publish(AssetEvent(type: .created, asset: asset))
+        for rendition in asset.staticRenditions {
+            await events.publish(AssetEvent(type: .staticRenditionCreated, asset: asset, rendition: rendition))
+        }
         return recording
     }
 
@@ -217,7 +224,14 @@ final class Recorder: SegmentRecorderFactory, Service {
 
     func run() async throws {
         if let total = try? await assets.totalBytes() { state.withLock { $0.bytesOnDisk = total } }
+        // Renditions a stop or a crash left unbuilt.
+        for asset in (try? await assets.assets(limit: -1)) ?? [] where !asset.isLive && asset.staticRenditions.contains(where: { $0.status == .preparing }) {
+            buildRenditions(of: asset.id)
+        }
         await withDiscardingTaskGroup { group in
+            group.addTask { [self] in
+                for await id in builds { await buildPending(id) }
+            }
             group.addTask { [continuation] in
                 // The sweep's clock; ends with the loop.
                 while !Task.isCancelled {
@@ -229,9 +243,11 @@ final class Recorder: SegmentRecorderFactory, Service {
                 for await job in jobs {
                     await handle(job)
                 }
-            } onGracefulShutdown: { [continuation] in
-                // Services stop in reverse order: the hub has ended every broadcast, so the queue is complete.
+            } onGracefulShutdown: { [continuation, buildContinuation] in
+                // Services stop in reverse order: the hub has ended every broadcast, so the queue is
+                // complete. A rendition being built is finished; those queued are built at the next start.
                 continuation.finish()
+                buildContinuation.finish()
             }
             group.cancelAll()
         }
@@ -321,6 +337,70 @@ final class Recorder: SegmentRecorderFactory, Service {
         if hasMedia && !wasReady { await events.publish(AssetEvent(type: .ready, asset: asset)) }
         if !hasMedia { await events.publish(AssetEvent(type: .errored, asset: asset)) }
         await events.publish(AssetEvent(type: .liveStreamCompleted, asset: asset))
+        if asset.staticRenditions.contains(where: { $0.status == .preparing }) { buildRenditions(of: asset.id) }
+    }
+
+    // MARK: Static renditions
+
+    /// Queues the asset's renditions that are preparing (it must not be live).
+    func buildRenditions(of assetID: String) {
+        buildContinuation.yield(assetID)
+    }
+
+    /// Builds each preparing rendition of a completed asset, within the disk limits.
+    private func buildPending(_ id: String) async {
+        guard let asset = try? await assets.asset(id: id), !asset.isLive else { return }
+        let files = SegmentFiles(directory: directory(of: id))
+        for rendition in asset.staticRenditions where rendition.status == .preparing {
+            let settings = self.settings
+            let used = state.withLock { $0.bytesOnDisk } ?? 0
+            let free = await Self.offPool { Self.freeBytes(settings.directory) }
+            let result: Result<RenditionBuilder.Built, any Error>
+            if used + asset.bytes > settings.maxBytes {
+                result = .failure(RenditionBuilder.Failure.noMedia("room: recordings.max_bytes (\(settings.maxBytes) bytes) would be passed"))
+            } else if let free, free - asset.bytes < settings.minFreeBytes {
+                result = .failure(RenditionBuilder.Failure.noMedia("room: the disk's free space would fall below recordings.min_free_bytes"))
+            } else {
+                let started = ContinuousClock.now
+                result = await Self.offPool {
+                    Result {
+                        guard let bytes = files.read("index.m3u8") else { throw RenditionBuilder.Failure.unreadable("index.m3u8 is missing") }
+                        let playlist = try MediaPlaylist(parsing: String(buffer: bytes))
+                        return try RenditionBuilder.build(rendition.name, files: files, playlist: playlist,
+                                                          format: SegmentFormat(rawValue: asset.format) ?? .mpegts)
+                    }
+                }
+                if case .success(let built) = result {
+                    logger.info("static rendition ready", metadata: [
+                        "asset_id": "\(id)", "rendition": "\(rendition.name.rawValue)", "bytes": "\(built.fileSize)",
+                        "duration": "\(built.duration)", "took": "\(ContinuousClock.now - started)"])
+                }
+            }
+            if case .failure(let error) = result {
+                logger.error("static rendition failed", metadata: ["asset_id": "\(id)", "rendition": "\(rendition.name.rawValue)", "error": "\(error)"])
+            }
+            let built = try? result.get()
+            if let built { state.withLock { $0.bytesOnDisk = ($0.bytesOnDisk ?? 0) + built.fileSize } }
+            let updated = try? await assets.update(id: id) { asset in
+                guard let index = asset.staticRenditions.firstIndex(where: { $0.id == rendition.id }) else { return }
+                if let built {
+                    asset.staticRenditions[index].status = .ready
+                    asset.staticRenditions[index].fileSize = built.fileSize
+                    asset.staticRenditions[index].width = built.width
+                    asset.staticRenditions[index].height = built.height
+                    asset.staticRenditions[index].bitrate = built.bitrate
+                    asset.bytes += built.fileSize
+                } else {
+                    asset.staticRenditions[index].status = .errored
+                }
+            }
+            guard let updated, let now = updated.staticRenditions.first(where: { $0.id == rendition.id }) else {
+                // Deleted meanwhile (the rendition or its asset): nothing of it stays.
+                if built != nil { files.remove(rendition.name.rawValue) }
+                continue
+            }
+            await events.publish(AssetEvent(type: built != nil ? .staticRenditionReady : .staticRenditionErrored, asset: updated, rendition: now))
+        }
     }
 
     /// Interrupted assets (live in the database, recorded by nobody) whose stream's reconnect window
@@ -358,6 +438,13 @@ final class Recorder: SegmentRecorderFactory, Service {
     }
 
     private let deleted = Mutex<Set<String>>([])
+
+    /// Removes some files of an asset (deleted renditions) that held `bytes`.
+    func removeFiles(_ names: [String], of assetID: String, bytes: Int64) async {
+        let files = SegmentFiles(directory: directory(of: assetID))
+        await Self.offPool { for name in names { files.remove(name) } }
+        state.withLock { $0.bytesOnDisk = max(0, ($0.bytesOnDisk ?? 0) - bytes) }
+    }
 
     private func isDeleted(_ recording: AssetRecording) -> Bool { deleted.withLock { $0.contains(recording.assetID) } }
 

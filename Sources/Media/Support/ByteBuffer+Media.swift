@@ -7,6 +7,13 @@ import NIOCore
 //   +--------+--------+--------+
 
 extension ByteBuffer {
+    /// Moves the reader index `count` bytes on when that many are readable; false (and no move) otherwise.
+    public mutating func skip(_ count: Int) -> Bool {
+        guard count >= 0, count <= readableBytes else { return false }
+        moveReaderIndex(forwardBy: count)
+        return true
+    }
+
     /// Reads a big-endian unsigned 24-bit integer, or nil when fewer than 3 bytes are readable.
     @inlinable
     public mutating func readUInt24() -> UInt32? {

@@ -64,3 +64,21 @@ public struct ADTSHeader: Sendable, Equatable {
         buffer.writeBytes(bytes)
     }
 }
+
+extension ADTSHeader {
+    /// Reads the header at the start of `bytes` (§1.A.2.2; with or without CRC): the config it
+    /// describes, the header's length and the whole frame's. Throws ``AACError/invalidADTS`` for a
+    /// missing syncword or a frame length shorter than its header.
+    public static func parse(_ bytes: ByteBuffer) throws -> (config: AudioSpecificConfig, headerLength: Int, frameLength: Int) {
+        guard let header = bytes.getBytes(at: bytes.readerIndex, length: size), header[0] == 0xFF, header[1] & 0xF6 == 0xF0 else {
+            throw AACError.invalidADTS
+        }
+        let headerLength = header[1] & 0x01 == 1 ? size : size + 2
+        let frameLength = Int(header[3] & 0x03) << 11 | Int(header[4]) << 3 | Int(header[5] >> 5)
+        let frequency = Int(header[2] >> 2 & 0x0F)
+        guard frameLength >= headerLength, frequency < AudioSpecificConfig.sampleRates.count else { throw AACError.invalidADTS }
+        let config = AudioSpecificConfig(objectType: Int(header[2] >> 6) + 1, samplingFrequencyIndex: frequency,
+                                         channelConfiguration: Int(header[2] & 0x01) << 2 | Int(header[3] >> 6))
+        return (config, headerLength, frameLength)
+    }
+}

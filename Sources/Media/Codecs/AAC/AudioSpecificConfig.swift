@@ -72,4 +72,6 @@ public enum AACError: Error, Equatable, Sendable {
     case notRepresentableInADTS(objectType: Int, samplingFrequencyIndex: Int)
     /// The frame is larger than ADTS's 13-bit length field allows.
     case frameTooLarge(length: Int, limit: Int)
+    /// Bytes that are not an ADTS frame (no syncword, or a length shorter than the header).
+    case invalidADTS
 }

@@ -52,6 +52,24 @@ public struct AVCDecoderConfigurationRecord: Sendable, Equatable {
         }
     }
 
+    /// A record for one SPS and one PPS (read from an Annex B stream), with four-byte NAL unit lengths.
+    public init(sequenceParameterSet sps: ByteBuffer, pictureParameterSet pps: ByteBuffer) throws {
+        guard sps.readableBytes >= 4, sps.readableBytes <= Int(UInt16.max), pps.readableBytes <= Int(UInt16.max) else {
+            throw H264Error.missingParameterSets(sps: sps.readableBytes >= 4 ? 1 : 0, pps: 1)
+        }
+        var record = ByteBuffer()
+        record.writeInteger(UInt8(1))
+        record.writeImmutableBuffer(sps.getSlice(at: sps.readerIndex + 1, length: 3)!)  // profile, compatibility, level
+        record.writeInteger(UInt8(0xFF))   // reserved, lengthSizeMinusOne 3
+        record.writeInteger(UInt8(0xE1))   // reserved, one SPS
+        record.writeInteger(UInt16(sps.readableBytes))
+        record.writeImmutableBuffer(sps)
+        record.writeInteger(UInt8(1))
+        record.writeInteger(UInt16(pps.readableBytes))
+        record.writeImmutableBuffer(pps)
+        try self.init(parsing: record)
+    }
+
     /// The RFC 6381 codec string `avc1.PPCCLL`.
     public var codecString: String {
         "avc1." + [profileIndication, profileCompatibility, levelIndication].map(\.hex2).joined()

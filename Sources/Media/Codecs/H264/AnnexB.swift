@@ -86,7 +86,57 @@ public enum AnnexB {
     }
 
     /// The type of a non-empty NAL unit, from its header byte.
-    private static func nalType(of unit: ByteBuffer) -> NALUnitType {
+    static func nalType(of unit: ByteBuffer) -> NALUnitType {
         NALUnitType(headerByte: unit.getInteger(at: unit.readerIndex, as: UInt8.self) ?? 0)
+    }
+}
+
+extension AnnexB {
+    /// The NAL units of an Annex B byte stream (start codes of three or four bytes; the zero bytes
+    /// that pad a unit before the next start code are not part of it). Slices of `stream`, no copy.
+    public static func nalUnits(inAnnexB stream: ByteBuffer) -> [ByteBuffer] {
+        var starts: [(code: Int, unit: Int)] = []
+        stream.withUnsafeReadableBytes { bytes in
+            var index = 0
+            while index + 3 <= bytes.count {
+                if bytes[index + 2] > 1 {
+                    index += 3
+                } else if bytes[index] == 0, bytes[index + 1] == 0, bytes[index + 2] == 1 {
+                    starts.append((index, index + 3))
+                    index += 3
+                } else {
+                    index += 1
+                }
+            }
+        }
+        var units: [ByteBuffer] = []
+        for (position, start) in starts.map(\.unit).enumerated() {
+            var end = position + 1 < starts.count ? starts[position + 1].code : stream.readableBytes
+            while end > start, stream.getInteger(at: stream.readerIndex + end - 1, as: UInt8.self) == 0 { end -= 1 }
+            if end > start { units.append(stream.getSlice(at: stream.readerIndex + start, length: end - start)!) }
+        }
+        return units
+    }
+
+    /// An Annex B access unit as an AVCC sample with four-byte lengths, for an MP4 whose sample entry
+    /// carries the parameter sets: access unit delimiters, SPS and PPS are left out of the sample and
+    /// returned, with whether the unit holds an IDR slice.
+    public static func avcc(fromAnnexB stream: ByteBuffer) -> (sample: ByteBuffer, isIDR: Bool, sps: [ByteBuffer], pps: [ByteBuffer]) {
+        var sample = ByteBuffer()
+        sample.reserveCapacity(stream.readableBytes)
+        var isIDR = false
+        var sps: [ByteBuffer] = [], pps: [ByteBuffer] = []
+        for unit in nalUnits(inAnnexB: stream) {
+            switch nalType(of: unit) {
+            case .accessUnitDelimiter: continue
+            case .sequenceParameterSet: sps.append(unit)
+            case .pictureParameterSet: pps.append(unit)
+            default:
+                if nalType(of: unit) == .idrSlice { isIDR = true }
+                sample.writeInteger(UInt32(unit.readableBytes))
+                sample.writeImmutableBuffer(unit)
+            }
+        }
+        return (sample, isIDR, sps, pps)
     }
 }

@@ -14,6 +14,12 @@ public struct FileTypeBox: Sendable, Equatable {
 
     public init() {}
 
+    public init(majorBrand: FourCC, minorVersion: UInt32 = 0, compatibleBrands: [FourCC]) {
+        self.majorBrand = majorBrand
+        self.minorVersion = minorVersion
+        self.compatibleBrands = compatibleBrands
+    }
+
     public func write(into buffer: inout ByteBuffer) {
         buffer.writeBox("ftyp") { body in
             body.writeInteger(majorBrand.rawValue)

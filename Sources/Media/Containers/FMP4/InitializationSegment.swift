@@ -21,17 +21,7 @@ public struct InitializationSegment: Sendable, Equatable {
     public func write(into buffer: inout ByteBuffer) {
         FileTypeBox().write(into: &buffer)
         buffer.writeBox("moov") { moov in
-            moov.writeFullBox("mvhd", version: 0, flags: 0) { mvhd in
-                mvhd.writeZeros(8)
-                mvhd.writeInteger(UInt32(1000))
-                mvhd.writeInteger(UInt32(0))
-                mvhd.writeInteger(UInt32(0x0001_0000))
-                mvhd.writeInteger(UInt16(0x0100))
-                mvhd.writeZeros(10)
-                for value in TrackBox.unityMatrix { mvhd.writeInteger(value) }
-                mvhd.writeZeros(24)
-                mvhd.writeInteger((tracks.map(\.trackID).max() ?? 0) + 1)
-            }
+            MovieHeaderBox(nextTrackID: (tracks.map(\.trackID).max() ?? 0) + 1).write(into: &moov)
             for track in tracks { track.write(into: &moov) }
             moov.writeBox("mvex") { mvex in
                 for track in tracks {

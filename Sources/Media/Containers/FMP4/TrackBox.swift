@@ -1,7 +1,8 @@
 import NIOCore
 
-/// One `trak` of a fragmented file's `moov`, with empty sample tables (the samples come in fragments):
-/// ISO/IEC 14496-12 §8.3.1, and RFC 8216bis §3.1.2 ("sample tables with zero entries, durations 0").
+/// One `trak` of a `moov`: ISO/IEC 14496-12 §8.3.1. In a fragmented file's init segment its sample
+/// tables are empty (the samples come in fragments; RFC 8216bis §3.1.2: "sample tables with zero
+/// entries, durations 0"); in a progressive MP4 they are ``SampleTable`` with the track's durations.
 ///
 /// ```
 /// trak
@@ -13,18 +14,24 @@ import NIOCore
 ///     minf §8.4.4
 ///       vmhd §12.1.2 (flags 1) | smhd §12.2.2
 ///       dinf §8.7.1 { dref §8.7.2 { 'url ' flags 1: media in this file } }
-///       stbl §8.5.1 { stsd §8.5.2 { sample entry }, stts, stsc, stsz, stco: no entries }
+///       stbl §8.5.1 { stsd §8.5.2 { sample entry }, stts, stsc, stsz, stco: no entries, or ``SampleTable`` }
 /// ```
 public struct TrackBox: Sendable, Equatable {
     public var trackID: UInt32
     /// Ticks per second of the track's media timeline (90 kHz video, the sample rate for audio).
     public var timescale: UInt32
     public var sampleEntry: SampleEntry
+    /// A progressive file's samples; nil in an init segment.
+    public var samples: SampleTable?
+    /// The track's duration in the movie's timescale (tkhd); 0 in an init segment.
+    public var movieDuration: UInt64 = 0
 
-    public init(trackID: UInt32, timescale: UInt32, sampleEntry: SampleEntry) {
+    public init(trackID: UInt32, timescale: UInt32, sampleEntry: SampleEntry, samples: SampleTable? = nil, movieDuration: UInt64 = 0) {
         self.trackID = trackID
         self.timescale = timescale
         self.sampleEntry = sampleEntry
+        self.samples = samples
+        self.movieDuration = movieDuration
     }
 
     /// The 3x3 identity matrix of §8.2.2 / §8.3.2 in 16.16 and 2.30 fixed point.
@@ -39,7 +46,7 @@ public struct TrackBox: Sendable, Equatable {
                 tkhd.writeZeros(8)                        // creation, modification time
                 tkhd.writeInteger(trackID)
                 tkhd.writeZeros(4)                        // reserved
-                tkhd.writeInteger(UInt32(0))              // duration
+                tkhd.writeInteger(UInt32(clamping: movieDuration))
                 tkhd.writeZeros(8)                        // reserved
                 tkhd.writeInteger(UInt16(0))              // layer
                 tkhd.writeInteger(UInt16(isAudio ? 1 : 0)) // alternate_group
@@ -53,7 +60,7 @@ public struct TrackBox: Sendable, Equatable {
                 mdia.writeFullBox("mdhd", version: 0, flags: 0) { mdhd in
                     mdhd.writeZeros(8)
                     mdhd.writeInteger(timescale)
-                    mdhd.writeInteger(UInt32(0))
+                    mdhd.writeInteger(UInt32(clamping: samples?.duration ?? 0))
                     mdhd.writeInteger(UInt16(0x55C4))     // pad 0, ISO 639-2 'und' in 5-bit letters
                     mdhd.writeInteger(UInt16(0))
                 }
@@ -81,10 +88,14 @@ public struct TrackBox: Sendable, Equatable {
                             stsd.writeInteger(UInt32(1))
                             sampleEntry.write(into: &stsd)
                         }
-                        stbl.writeFullBox("stts", version: 0, flags: 0) { $0.writeInteger(UInt32(0)) }
-                        stbl.writeFullBox("stsc", version: 0, flags: 0) { $0.writeInteger(UInt32(0)) }
-                        stbl.writeFullBox("stsz", version: 0, flags: 0) { $0.writeZeros(8) }
-                        stbl.writeFullBox("stco", version: 0, flags: 0) { $0.writeInteger(UInt32(0)) }
+                        if let samples {
+                            samples.write(into: &stbl)
+                        } else {
+                            stbl.writeFullBox("stts", version: 0, flags: 0) { $0.writeInteger(UInt32(0)) }
+                            stbl.writeFullBox("stsc", version: 0, flags: 0) { $0.writeInteger(UInt32(0)) }
+                            stbl.writeFullBox("stsz", version: 0, flags: 0) { $0.writeZeros(8) }
+                            stbl.writeFullBox("stco", version: 0, flags: 0) { $0.writeInteger(UInt32(0)) }
+                        }
                     }
                 }
             }
