@@ -45,3 +45,16 @@ import Testing
         }
     }
 }
+
+@Suite struct ADTSParsingTests {
+    @Test func readsBackTheHeaderItWrites() throws {
+        let config = AudioSpecificConfig(objectType: 2, samplingFrequencyIndex: 4, channelConfiguration: 1)
+        var bytes = ByteBuffer()
+        try ADTSHeader(config: config, payloadLength: 300).write(into: &bytes)
+        let parsed = try ADTSHeader.parse(bytes)
+        #expect(parsed.config.objectType == 2 && parsed.config.sampleRate == 44100 && parsed.config.channelConfiguration == 1)
+        #expect(parsed.headerLength == 7 && parsed.frameLength == 307)
+        #expect(throws: AACError.invalidADTS) { _ = try ADTSHeader.parse(ByteBuffer(bytes: [0xFF, 0x00, 0, 0, 0, 0, 0])) }
+        #expect(throws: AACError.invalidADTS) { _ = try ADTSHeader.parse(ByteBuffer(bytes: [0xFF, 0xF1])) }
+    }
+}

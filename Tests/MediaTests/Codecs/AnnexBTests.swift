@@ -73,3 +73,17 @@ import Testing
         }
     }
 }
+
+@Suite struct AnnexBToAVCCTests {
+    @Test func splitsOnThreeAndFourByteStartCodes() {
+        let stream = ByteBuffer(bytes: [0, 0, 0, 1, 0x09, 0xF0, 0, 0, 1, 0x67, 1, 2, 0, 0, 0, 1, 0x68, 3, 0, 0, 1, 0x65, 7, 7, 7, 0])
+        let units = AnnexB.nalUnits(inAnnexB: stream).map { Array($0.readableBytesView) }
+        #expect(units == [[0x09, 0xF0], [0x67, 1, 2], [0x68, 3], [0x65, 7, 7, 7]])
+        let converted = AnnexB.avcc(fromAnnexB: stream)
+        #expect(converted.isIDR)
+        #expect(converted.sps.map { Array($0.readableBytesView) } == [[0x67, 1, 2]])
+        #expect(converted.pps.map { Array($0.readableBytesView) } == [[0x68, 3]])
+        #expect(Array(converted.sample.readableBytesView) == [0, 0, 0, 4, 0x65, 7, 7, 7], "no AUD, SPS or PPS in the sample")
+        #expect(AnnexB.nalUnits(inAnnexB: ByteBuffer(bytes: [1, 2, 3])).isEmpty)
+    }
+}

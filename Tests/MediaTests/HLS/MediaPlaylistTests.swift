@@ -119,3 +119,32 @@ import Testing
         #expect(ProgramDateTime.parse(Substring(text)) == nil)
     }
 }
+
+@Suite struct EventPlaylistTests {
+    /// A recording's playlist file grows by appends: header, then each segment's lines; the same text
+    /// as the whole playlist rendered at once, and it parses back with its type.
+    @Test func appendsAddUpToTheRenderedPlaylist() throws {
+        var playlist = MediaPlaylist(version: 6, targetDuration: 2)
+        playlist.playlistType = .event
+        var text = playlist.renderHeader()
+        var map: String?
+        let segments = [
+            PlaylistSegment(uri: "0.m4s", duration: 180_000, programDateTime: 1_700_000_000_000, map: "init0.mp4"),
+            PlaylistSegment(uri: "1.m4s", duration: 180_000, programDateTime: 1_700_000_002_000, map: "init0.mp4"),
+            PlaylistSegment(uri: "2.m4s", duration: 90_000, discontinuity: true, programDateTime: 1_700_000_010_000, map: "init1.mp4"),
+        ]
+        for segment in segments {
+            text += MediaPlaylist.render(segment, after: &map)
+            playlist.segments.append(segment)
+        }
+        #expect(text.contains("#EXT-X-PLAYLIST-TYPE:EVENT\n"))
+        #expect(text.components(separatedBy: "#EXT-X-MAP").count == 3, "a MAP where it changes, and only there")
+        let parsed = try MediaPlaylist(parsing: text)
+        #expect(parsed.playlistType == .event && parsed.segments == segments)
+        playlist.playlistType = .vod
+        playlist.endList = true
+        let final = try MediaPlaylist(parsing: playlist.render())
+        #expect(final.playlistType == .vod && final.endList && final.segments == segments)
+        #expect(throws: PlaylistError.self) { _ = try MediaPlaylist(parsing: "#EXTM3U\n#EXT-X-TARGETDURATION:2\n#EXT-X-PLAYLIST-TYPE:LIVE\n") }
+    }
+}

@@ -43,8 +43,8 @@ public struct ProgressiveMovie: Sendable {
     private var end: Int64 = 0
     /// Bytes of the samples (the mdat's body).
     public private(set) var mediaDataSize: Int64 = 0
-    /// The largest forward step of a track's clock taken as it is (10 s, in 90 kHz ticks); beyond it, or one more
-    /// than a second back, the clock restarted.
+    /// The largest forward step of a track's clock taken as it is (10 s, in 90 kHz ticks); beyond it, or
+    /// more than two frames back, the clock restarted.
     public static let maximumStep: Int64 = 10 * 90_000
 
     public init(video: MediaTrack?, audio: MediaTrack?, brand: Brand = .mp4) {
@@ -100,8 +100,9 @@ public struct ProgressiveMovie: Sendable {
         if shift == nil || startsDiscontinuity { shift = end - sample.dts }
         var stitched = sample.dts + shift!
         // A clock that jumped without a discontinuity being said (back, or far ahead) starts one.
-        let last = sample.kind == .video ? video?.lastStitched : audio?.lastStitched
-        if let last, stitched < last - MediaTime.timescale || stitched > last + Self.maximumStep {
+        let track = sample.kind == .video ? video! : audio!
+        let frame = track.defaultDelta * MediaTime.timescale / Int64(track.timescale)  // one frame, 90 kHz
+        if let last = track.lastStitched, stitched < last - 2 * frame || stitched > last + Self.maximumStep {
             shift = end - sample.dts
             stitched = end
         }
