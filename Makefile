@@ -53,7 +53,7 @@ run: build
 	  printf 'access_tokens:\n  - id: dev\n    secret: %s\n    permissions: [video:write]\n' "$$(openssl rand -hex 24)" >> $(RUN_CONFIG); }
 	@$(ONAIR) check-config --config $(RUN_CONFIG) >/dev/null
 	@id=$$($(ONAIR) streams list --config $(RUN_CONFIG) --json | $(PYTHON) -c 'import json,sys; s=json.load(sys.stdin); print(s[0]["id"] if s else "")'); \
-	if [ -z "$$id" ]; then id=$$($(ONAIR) streams create --config $(RUN_CONFIG) --json | $(PYTHON) -c 'import json,sys; print(json.load(sys.stdin)["id"])'); fi; \
+	if [ -z "$$id" ]; then id=$$($(ONAIR) streams create --record --config $(RUN_CONFIG) --json | $(PYTHON) -c 'import json,sys; print(json.load(sys.stdin)["id"])'); fi; \
 	json=$$($(ONAIR) streams get $$id --config $(RUN_CONFIG) --json); \
 	key=$$(echo "$$json" | $(PYTHON) -c 'import json,sys; print(json.load(sys.stdin)["stream_key"])'); \
 	pid=$$(echo "$$json" | $(PYTHON) -c 'import json,sys; print(json.load(sys.stdin)["playback_ids"][0]["id"])'); \
@@ -68,6 +68,10 @@ run: build
 	echo "play: https://127.0.0.1:8443/$$pid.m3u8   (ffplay -tls_verify 0 ..., or /dev/shm/onair-dev/hls/$$id/index.m3u8)"; \
 	echo "low latency (LL-HLS, about 2 s behind, HTTP/2 on 8443): while idle,"; \
 	echo "  curl -k -u dev:$$secret -X PATCH -d '{\"latency_mode\":\"low\"}' https://127.0.0.1:8443/video/v1/live-streams/$$id"; \
+	echo "recordings: each broadcast becomes an asset (files in .run/recordings): after a push,"; \
+	echo "  curl -k -u dev:$$secret https://127.0.0.1:8443/video/v1/assets?live_stream_id=$$id"; \
+	echo "  then play https://127.0.0.1:8443/<asset playback id>.m3u8 (DVR while live, VOD after); streams made with"; \
+	echo "  new_asset_settings.static_renditions [{\"resolution\":\"highest\"}] also get /<asset playback id>/highest.mp4"; \
 	echo "webhooks: add {url, signing_secret} under webhooks: in $(RUN_CONFIG) (docs/webhooks.md), restart or kill -HUP,"; \
 	echo "  then $(ONAIR) webhooks test --config $(RUN_CONFIG)"; echo
 	exec $(ONAIR) serve --config $(RUN_CONFIG)

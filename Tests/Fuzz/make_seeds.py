@@ -35,9 +35,11 @@ GOLDEN = {
     "config": [],
     "json": [],
     "boxes": [],
+    "tsdemux": [],
+    "fragments": [],
 }
 # Targets whose first byte picks where the input is split into two reads.
-SPLIT = {"chunk", "handshake", "session"}
+SPLIT = {"chunk", "handshake", "session", "tsdemux"}
 ARRAY = re.compile(r"\[\s*(0x[0-9A-Fa-f]{1,2}(?:\s*,\s*0x[0-9A-Fa-f]{1,2})+)\s*,?\s*\]")
 
 
@@ -66,6 +68,16 @@ def fragmented_mp4(directory):
     return path.read_bytes()
 
 
+def transport_stream(directory):
+    """A tiny MPEG-TS (H.264 + ADTS AAC) as a recording's segment holds it."""
+    path = Path(directory) / "tiny.ts"
+    subprocess.run(["ffmpeg", "-v", "error", "-y", "-f", "lavfi", "-i", "testsrc2=size=96x64:rate=10",
+                    "-f", "lavfi", "-i", "sine=frequency=440:sample_rate=48000", "-t", "1",
+                    "-c:v", "libx264", "-g", "5", "-bf", "2", "-pix_fmt", "yuv420p", "-c:a", "aac", "-b:a", "32k",
+                    "-f", "mpegts", str(path)], check=True)
+    return path.read_bytes()
+
+
 def publish_session(tags):
     """What a publisher sends after the handshake: connect, createStream, publish, metadata, media."""
     out = chunked(2, 1, 0, struct.pack(">I", 4096))  # Set Chunk Size 4096
@@ -85,6 +97,7 @@ def main():
     with tempfile.TemporaryDirectory() as directory:
         tags = tiny_clip(directory)
         mp4 = fragmented_mp4(directory)
+        ts = transport_stream(directory)
     video_header = next(p for k, _, p in tags if k == 9 and p[1] == 0)
     audio_header = next(p for k, _, p in tags if k == 8 and p[1] == 0)
     media = [t for t in tags if t[0] != 18][:24]
@@ -105,6 +118,8 @@ def main():
                           b"#EXTINF:2.000,\nk2-40.ts\n#EXT-X-DISCONTINUITY\n#EXTINF:1.967,\nk2-41.ts\n#EXT-X-ENDLIST\n"]
     moof = mp4.find(b"moof") - 4
     seeds["boxes"] += [mp4, mp4[:moof], mp4[moof:]]
+    seeds["tsdemux"] += [ts, ts[:188 * 12]]
+    seeds["fragments"] += [struct.pack(">H", moof) + mp4[:moof] + mp4[moof:]]
     seeds["config"] += [(ROOT / "etc/onair/onair.yaml").read_bytes(), (ROOT / "etc/onair/onair.dev.yaml").read_bytes()]
     seeds["json"] += [b'{"playback_policy":["public"],"new_asset_settings":{"playback_policy":["public"]}}',
                       b'{"latency_mode":"low","reconnect_window":60,"passthrough":"x","max_continuous_duration":43200,'

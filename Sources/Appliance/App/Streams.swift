@@ -45,6 +45,8 @@ struct Streams: AsyncParsableCommand {
         var playbackPolicy: String = "public"
         @Option(help: "Arbitrary text stored with the stream (up to 255 characters).")
         var passthrough: String?
+        @Flag(help: "Record every broadcast into an asset (Mux new_asset_settings, with a playback ID of the same policy).")
+        var record = false
 
         func validate() throws {
             guard LiveStream.reconnectWindowRange.contains(reconnectWindow) else {
@@ -69,6 +71,7 @@ struct Streams: AsyncParsableCommand {
             new.latencyMode = LiveStream.LatencyMode(rawValue: latencyMode)!
             new.playbackPolicies = [PlaybackID.Policy(rawValue: playbackPolicy)!]
             new.passthrough = passthrough
+            if record { new.newAssetSettings = #"{"playback_policies":["\#(playbackPolicy)"]}"# }
             try await common.run { config, _, service in
                 try show(try await service.create(new), json: common.json, config: config)
             }
@@ -200,5 +203,6 @@ private func show(_ stream: LiveStream, json: Bool, config: Config) throws {
         playback ids:  \(stream.playbackIDs.map { "\($0.id) (\($0.policy.rawValue))" }.joined(separator: ", "))
         publish to:    rtmp://\(host):\(config.rtmp.listen.port)/app/\(stream.streamKey)
         hls:           \(config.hls.directory)/\(stream.id)/index.m3u8
+        recorded:      \(stream.records ? "yes, into assets under \(config.recordings.directory)" : "no")
         """)
 }

@@ -5,7 +5,7 @@ import Media
 import NIOCore
 
 enum FuzzTarget: String, CaseIterable {
-    case chunk, handshake, session, amf0, amf3, flv, avc, asc, playlist, config, json, boxes
+    case chunk, handshake, session, amf0, amf3, flv, avc, asc, playlist, config, json, boxes, tsdemux, fragments
 
     func run(_ bytes: UnsafeRawBufferPointer) {
         let buffer = ByteBuffer(bytes: bytes)
@@ -22,6 +22,8 @@ enum FuzzTarget: String, CaseIterable {
         case .config: _ = try? ConfigLoader.parse(String(decoding: bytes, as: UTF8.self))
         case .json: Self.json(buffer)
         case .boxes: _ = try? BoxReader.read(buffer)
+        case .tsdemux: Self.tsdemux(buffer)
+        case .fragments: Self.fragments(buffer)
         }
     }
 
@@ -113,6 +115,32 @@ enum FuzzTarget: String, CaseIterable {
     static func json(_ buffer: ByteBuffer) {
         _ = try? JSONParser.parse(buffer.readableBytesView)
         _ = try? LiveStreamRequest(body: buffer)
+    }
+
+    /// A recording's MPEG-TS read back (as static renditions are built), in two reads, into a movie.
+    static func tsdemux(_ buffer: ByteBuffer) {
+        var demuxer = TransportStreamDemuxer()
+        var samples: [MediaSample] = []
+        for part in split(buffer) { samples += demuxer.read(part) }
+        movie(samples, video: demuxer.video.map(MediaTrack.h264), audio: demuxer.audio.map(MediaTrack.aac))
+    }
+
+    /// `[init length: 2][init section][fragments]`: a CMAF recording read back into a movie.
+    static func fragments(_ buffer: ByteBuffer) {
+        var buffer = buffer
+        guard let length = buffer.readInteger(as: UInt16.self), let initialization = buffer.readSlice(length: min(Int(length), buffer.readableBytes)),
+              let reader = try? FragmentReader(initialization: initialization), let samples = try? reader.samples(in: buffer) else { return }
+        let tracks = reader.tracks.values.map(\.track)
+        movie(samples, video: tracks.first { $0.kind == .video }, audio: tracks.first { $0.kind == .audio })
+    }
+
+    /// A progressive movie of the samples (some after a discontinuity) must read back as ftyp, moov, mdat.
+    static func movie(_ samples: [MediaSample], video: MediaTrack?, audio: MediaTrack?) {
+        var movie = ProgressiveMovie(video: video, audio: audio)
+        for (index, sample) in samples.enumerated() { movie.add(sample, startsDiscontinuity: index % 7 == 3) }
+        var bytes = movie.header()
+        for sample in samples where movie.includes(sample.kind) { bytes.writeImmutableBuffer(sample.payload) }
+        precondition((try? BoxReader.read(bytes))?.map(\.type) == ["ftyp", "moov", "mdat"], "a movie that is not ftyp, moov, mdat")
     }
 
     /// Splits at a position taken from the first byte, so partial reads get exercised too.
