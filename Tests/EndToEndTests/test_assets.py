@@ -456,8 +456,12 @@ def test_mp4_support_standard_builds_highest_after_the_broadcast(onair):
     code, err = finish(onair.publish(make_clip("av", 6), stream))
     assert code == 0, err
     asset_id = get_stream(onair, stream["id"], s)["active_asset_id"]
-    asset = wait_renditions(onair, wait_completed(onair, asset_id, s=s)["id"], s=s)
-    assert asset["mp4_support"] == "standard", asset
+    completed = wait_completed(onair, asset_id, s=s)
+    assert completed["mp4_support"] == "standard", completed
+    # mp4_support standard stands for highest.mp4 (Mux: the highest resolution MP4): asked for, then built.
+    assert [f["name"] for f in completed["static_renditions"]["files"]] == ["highest.mp4"], \
+        f"mp4_support standard in new_asset_settings asked for no rendition: {completed['static_renditions']}"
+    asset = wait_renditions(onair, asset_id, s=s)
     [highest] = asset["static_renditions"]["files"]
     assert highest["name"] == "highest.mp4" and highest["status"] == "ready", highest
     assert_progressive(onair, asset, highest, video=True)

@@ -59,8 +59,8 @@ final class Recorder: SegmentRecorderFactory, Service {
     private let stopped: Counter
     /// How often the database learns a live asset's growing duration.
     static let saveEvery = Duration.seconds(5)
-    /// How often interrupted assets are looked for.
-    static let sweepEvery = Duration.seconds(2)
+    /// How often interrupted assets are looked for (they complete this long after their window at most).
+    static let sweepEvery = Duration.seconds(5)
 
     init(assets: AssetStore, streams: LiveStreamStore, events: any AssetEventSink, settings: RecordingSettings, logger: Logger,
          wallClock: @escaping @Sendable () -> Int64 = { Int64((Date().timeIntervalSince1970 * 1000).rounded()) }) {
