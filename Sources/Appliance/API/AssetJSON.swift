@@ -91,7 +91,8 @@ struct AssetJSON: Encodable, Sendable {
         try c.encode(StaticRenditions(status: Self.renditionsStatus(asset.staticRenditions), files: files), forKey: .static_renditions)
         let video = asset.tracks.first { $0.type == .video }
         let shortSide = video.flatMap { track in track.maxWidth.flatMap { width in track.maxHeight.map { min(width, $0) } } }
-        try c.encode(Self.resolutionTier(shortSide: shortSide, hasVideo: video != nil), forKey: .resolution_tier)
+        // Before the first segment nothing is known of the tracks: no tier is claimed.
+        if !asset.tracks.isEmpty { try c.encode(Self.resolutionTier(shortSide: shortSide, hasVideo: video != nil), forKey: .resolution_tier) }
         let tier = Self.resolutionTier(shortSide: shortSide, hasVideo: true)
         try c.encode(tier == "1440p" || tier == "2160p" ? tier : "1080p", forKey: .max_resolution_tier)
         try c.encode("baseline", forKey: .encoding_tier)
@@ -165,7 +166,7 @@ struct StaticRenditionJSON: Encodable, Sendable {
     let type = "standard"
     let status: String
     let resolution: String
-    let resolution_tier: String
+    let resolution_tier: String?
     let width: Int?
     let height: Int?
     let bitrate: Int?
@@ -182,7 +183,8 @@ struct StaticRenditionJSON: Encodable, Sendable {
         resolution = rendition.name == .audio ? "audio-only" : "highest"
         let video = asset?.tracks.first { $0.type == .video }
         let shortSide = video.flatMap { track in track.maxWidth.flatMap { width in track.maxHeight.map { min(width, $0) } } }
-        resolution_tier = AssetJSON.resolutionTier(shortSide: shortSide, hasVideo: rendition.name != .audio && (asset == nil || video != nil))
+        resolution_tier = rendition.name == .audio ? "audio-only"
+            : asset.map { $0.tracks.isEmpty } ?? true ? nil : AssetJSON.resolutionTier(shortSide: shortSide, hasVideo: video != nil)
         width = rendition.width
         height = rendition.height
         bitrate = rendition.bitrate

@@ -45,18 +45,12 @@ struct AssetsController: Sendable {
             return try APIResponse.envelope(AssetJSON(updated))
         }
         group.put("assets/:asset_id/master-access") { request, context in
-            let asset = try await asset(context)
+            let id = try context.parameters.require("asset_id")
             var body = try LiveStreamRequest(body: try await collect(request))
-            let access = body.string("master_access", maxLength: 32)
-            if access == nil { body.require("master_access") }
+            if body.masterAccess() == nil { body.require("master_access") }
             try body.check()
-            switch access {
-            case "none": return try APIResponse.envelope(AssetJSON(asset))
-            case "temporary":
-                throw MuxError.invalid("master_access temporary is not available on onair yet: ask for the static rendition highest.mp4, "
-                                       + "the recording remuxed into one MP4 without re-encoding")
-            default: throw MuxError.invalid("master_access must be temporary or none")
-            }
+            guard let updated = try await service.setMasterAccess(assetID: id, false) else { throw MuxError.notFound }
+            return try APIResponse.envelope(AssetJSON(updated))
         }
         group.delete("assets/:asset_id/playback-ids/:playback_id") { _, context in
             guard try await service.deletePlaybackID(assetID: try context.parameters.require("asset_id"),

@@ -100,14 +100,26 @@ struct LiveStreamRequest {
         _ = nested.assetMeta()
         let mp4 = nested.mp4Support()
         let renditions = nested.staticRenditions()
-        if let text = nested.string("master_access", maxLength: 32), !["none", "temporary"].contains(text) {
-            nested.problems.append("master_access must be none or temporary")
-        }
+        nested.masterAccess()
         if mp4 != nil && mp4 != Asset.MP4Support.none.rawValue && !(renditions ?? []).isEmpty {
             nested.problems.append("mp4_support and static_renditions cannot be used together")
         }
         problems += nested.problems.map { "new_asset_settings.\($0)" }
         return (try? JSONEncoder().encode(value)).map { String(decoding: $0, as: UTF8.self) }
+    }
+
+    /// `master_access`: `none` only, for now (`temporary` would promise a download onair does not make yet).
+    @discardableResult
+    mutating func masterAccess() -> String? {
+        guard let text = string("master_access", maxLength: 32) else { return nil }
+        switch text {
+        case "none": return text
+        case "temporary":
+            problems.append("master_access temporary is not available on onair yet: ask for the static rendition highest.mp4, "
+                            + "the recording remuxed into one MP4 without re-encoding")
+        default: problems.append("master_access must be temporary or none")
+        }
+        return nil
     }
 
     /// `mp4_support`, one of Mux's values.

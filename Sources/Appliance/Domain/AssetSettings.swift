@@ -55,8 +55,10 @@ struct AssetSettings: Sendable, Equatable {
         asset.test = test
         asset.mp4Support = mp4Support
         asset.masterAccess = masterAccess
-        asset.staticRenditions = staticRenditions.map {
-            Asset.StaticRendition(id: makeID(), name: $0.name, status: .preparing, passthrough: $0.passthrough)
+        // `mp4_support` (deprecated) stands for renditions too; the API refuses both together.
+        let renditions = staticRenditions.isEmpty ? mp4Support.renditions.map { ($0, String?.none) } : staticRenditions
+        asset.staticRenditions = renditions.map {
+            Asset.StaticRendition(id: makeID(), name: $0.0, status: .preparing, passthrough: $0.1)
         }
         return asset
     }

@@ -54,8 +54,11 @@ struct AssetPlayback: Sendable {
                                                   cacheControl: "max-age=1")
             }
             let path = directory + "/index.m3u8"
-            guard let bytes = try await Recorder.offPool({ SegmentFiles.read(path: path) }) else { throw PlaybackError.notFound }
-            let final = String(buffer: bytes).contains("#EXT-X-ENDLIST")
+            guard let bytes = await Recorder.offPool({ SegmentFiles.read(path: path) }) else { throw PlaybackError.notFound }
+            let text = String(buffer: bytes)
+            // A recording with nothing in it (errored, or left by a crash before its first segment) is not playable.
+            guard text.contains("#EXTINF") else { throw PlaybackError.assetPreparing }
+            let final = text.contains("#EXT-X-ENDLIST")
             return PlaybackController.respond(request, bytes, contentType: PlaybackController.playlistType,
                                               cacheControl: final ? "public, max-age=60" : "max-age=1")
         }
@@ -76,7 +79,7 @@ struct AssetPlayback: Sendable {
     /// A file from disk, streamed by NIO's file system (a recording's files can be large), with HEAD
     /// and a single byte range.
     func send(_ path: String, contentType: String, cacheControl: String, _ request: Request, context: some RequestContext) async throws -> Response {
-        let size = try await Recorder.offPool { () -> Int? in
+        let size = await Recorder.offPool { () -> Int? in
             var info = stat()
             guard stat(path, &info) == 0, (info.st_mode & S_IFMT) == S_IFREG else { return nil }
             return Int(info.st_size)

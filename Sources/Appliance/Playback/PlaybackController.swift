@@ -73,12 +73,12 @@ struct PlaybackController: Sendable {
         guard isPlaylist || ((kind != nil || Asset.StaticRendition.Name(rawValue: name) != nil) && name.utf8.count <= 64
                              && name.utf8.allSatisfy { Self.isAlphanumeric($0) || $0 == UInt8(ascii: "-") || $0 == UInt8(ascii: ".") }
                              && !name.hasPrefix(".")) else { throw PlaybackError.notFound }
+        let reload = isPlaylist ? try Self.directives(request) : nil  // malformed directives: 400 for every playlist
         guard let stream = entry.liveStreamID else {
             guard case .asset(let asset) = entry.target, let assets else { throw PlaybackError.notFound }
             return try await assets.file(asset, name: name, request, context: context)
         }
         let live = packagers.packager(liveStreamID: stream)
-        let reload = isPlaylist ? try Self.directives(request) : nil
         if isPlaylist, let packager = live {
             // A live broadcast: the playlist comes from memory, no file system round trip.
             return try await livePlaylist(request, packager, reload: reload)

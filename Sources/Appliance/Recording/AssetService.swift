@@ -69,6 +69,14 @@ struct AssetService: Sendable {
         return true
     }
 
+    /// `master_access` (only `none` is offered: see docs/openapi.yaml).
+    func setMasterAccess(assetID: String, _ access: Bool) async throws -> Asset? {
+        guard let before = try await assets.asset(id: assetID) else { return nil }
+        guard before.masterAccess != access, let asset = try await assets.update(id: assetID, { $0.masterAccess = access }) else { return before }
+        await recorder.events.publish(AssetEvent(type: .updated, asset: asset))
+        return asset
+    }
+
     /// Mux's deprecated `mp4_support`: the renditions it stands for are asked for, the others removed.
     func setMP4Support(assetID: String, _ support: Asset.MP4Support) async throws -> Asset? {
         let wanted = Set(support.renditions)

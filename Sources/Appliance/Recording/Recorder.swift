@@ -376,7 +376,7 @@ final class Recorder: SegmentRecorderFactory, Service {
                         "duration": "\(built.duration)", "took": "\(ContinuousClock.now - started)"])
                 }
             }
-            if case .failure(let error) = result {
+            if case .failure(let error) = result, !deleted.withLock({ $0.contains(id) }) {
                 logger.error("static rendition failed", metadata: ["asset_id": "\(id)", "rendition": "\(rendition.name.rawValue)", "error": "\(error)"])
             }
             let built = try? result.get()
