@@ -15,18 +15,19 @@ from pathlib import Path
 # a -> [b...]: a may use b. Folders not listed may use nothing but themselves.
 APPLIANCE = {
     "App": "*",
-    "API": ["Store", "Streams", "Recording", "Domain", "Observability"],
-    "Ingest": ["Streams", "Domain", "Observability"],
-    "Packaging": ["Streams", "Domain", "Observability"],
-    "Playback": ["Store", "Packaging", "Recording", "Domain", "Observability"],
-    "Recording": ["Packaging", "Streams", "Store", "Domain", "Observability"],
-    "Streams": ["Domain", "Observability"],
-    "Webhooks": ["Store", "Streams", "Domain", "Observability"],
-    "Store": ["Domain"],
+    "API": ["Store", "Streams", "Recording", "Domain", "Observability", "Support"],
+    "Ingest": ["Streams", "Domain", "Observability", "Support"],
+    "Packaging": ["Streams", "Domain", "Observability", "Support"],
+    "Playback": ["Store", "Packaging", "Recording", "Domain", "Observability", "Support"],
+    "Recording": ["Packaging", "Streams", "Store", "Domain", "Observability", "Support"],
+    "Streams": ["Domain", "Observability", "Support"],
+    "Webhooks": ["Store", "Streams", "Domain", "Observability", "Support"],
+    "Store": ["Domain", "Support"],
     "Domain": [],
     "Config": [],
     "Systemd": [],
     "Observability": [],
+    "Support": [],
 }
 MEDIA = {
     "Support": [],

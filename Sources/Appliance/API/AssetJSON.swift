@@ -193,10 +193,10 @@ struct StaticRenditionJSON: Encodable, Sendable {
         asset_id = assetID
     }
 
-    /// The JSON of a rendition as a static-rendition webhook's `data`.
-    static func webhookData(_ rendition: Asset.StaticRendition, assetID: String) -> Data {
+    /// The JSON of a rendition as a static-rendition webhook's `data`: as the API shows it, with `asset_id`.
+    static func webhookData(_ rendition: Asset.StaticRendition, of asset: Asset) -> Data {
         let encoder = JSONEncoder()
         encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
-        return (try? encoder.encode(StaticRenditionJSON(rendition, assetID: assetID))) ?? Data("{}".utf8)
+        return (try? encoder.encode(StaticRenditionJSON(rendition, asset: asset, assetID: asset.id))) ?? Data("{}".utf8)
     }
 }

@@ -17,7 +17,7 @@ struct AssetEventLog: AssetEventSink {
             "event": "\(event.type.rawValue)", "asset_id": "\(event.asset.id)", "live_stream_id": "\(event.asset.liveStreamID)",
             "status": "\(event.asset.status.rawValue)", "is_live": "\(event.asset.isLive)"])
         var data = AssetJSON.webhookData(event.asset, warning: event.warning)
-        if let rendition = event.rendition { data = StaticRenditionJSON.webhookData(rendition, assetID: event.asset.id) }
+        if let rendition = event.rendition { data = StaticRenditionJSON.webhookData(rendition, of: event.asset) }
         do {
             try await journal.record(type: event.type.rawValue, .init(objectType: "asset", objectID: event.asset.id, data: data), at: Date())
         } catch {

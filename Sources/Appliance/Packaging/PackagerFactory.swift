@@ -1,6 +1,5 @@
 import Foundation
 import Logging
-import NIOPosix
 import Synchronization
 
 /// Makes a ``StreamPackager`` per broadcast under `hls.directory` and keeps the live ones findable
@@ -55,7 +54,7 @@ final class PackagerFactory: StreamOutputFactory {
             }, onPlayable: onPlayable)
         }
         // The packager prepares its directory (file system calls): on NIO's thread pool, not the concurrency pool.
-        let packager = (try? await NIOThreadPool.singleton.runIfActive(make)) ?? make()
+        let packager = await BlockingWork.run(make)
         live.withLock { $0[stream.id] = packager }
         return packager
     }

@@ -59,7 +59,8 @@ struct SegmentFiles: Sendable {
         }
     }
 
-    private static func writeAll(_ fd: Int32, _ bytes: ByteBuffer, path: String) -> Failure? {
+    /// Writes all of `bytes` to `fd`; the failure, if any.
+    static func writeAll(_ fd: Int32, _ bytes: ByteBuffer, path: String) -> Failure? {
         bytes.withUnsafeReadableBytes { raw -> Failure? in
             var offset = 0
             while offset < raw.count {

@@ -36,7 +36,8 @@ struct AssetPlayback: Sendable {
                               frameRate: video?.maxFrameRate)
         }
         guard let variant else { throw PlaybackError.assetPreparing }
-        let average = asset.duration.map { Int((Double(asset.bytes * 8) / max($0, 0.001)).rounded(.up)) }
+        let media = asset.bytes - asset.staticRenditions.reduce(Int64(0)) { $0 + ($1.fileSize ?? 0) }
+        let average = asset.duration.map { Int((Double(media * 8) / max($0, 0.001)).rounded(.up)) }
         let playlist = MultivariantPlaylist(variants: [MultivariantPlaylist.Variant(
             uri: "\(playbackID)/index.m3u8", bandwidth: variant.bandwidth, averageBandwidth: min(average ?? variant.bandwidth, variant.bandwidth),
             codecs: variant.codecs, width: variant.resolution?.width, height: variant.resolution?.height, frameRate: variant.frameRate)])
@@ -54,13 +55,22 @@ struct AssetPlayback: Sendable {
                                                   cacheControl: "max-age=1")
             }
             let path = directory + "/index.m3u8"
-            guard let bytes = await Recorder.offPool({ SegmentFiles.read(path: path) }) else { throw PlaybackError.notFound }
+            guard let bytes = await BlockingWork.run({ SegmentFiles.read(path: path) }) else { throw PlaybackError.notFound }
             let text = String(buffer: bytes)
             // A recording with nothing in it (errored, or left by a crash before its first segment) is not playable.
             guard text.contains("#EXTINF") else { throw PlaybackError.assetPreparing }
-            let final = text.contains("#EXT-X-ENDLIST")
-            return PlaybackController.respond(request, bytes, contentType: PlaybackController.playlistType,
-                                              cacheControl: final ? "public, max-age=60" : "max-age=1")
+            if text.contains("#EXT-X-ENDLIST") {
+                return PlaybackController.respond(request, bytes, contentType: PlaybackController.playlistType, cacheControl: "public, max-age=60")
+            }
+            // Still EVENT on disk: left by a crash (live until the sweep completes it), or its VOD
+            // rewrite failed: a complete asset is served as VOD all the same.
+            guard try await assets.asset(id: asset)?.isLive == false, var playlist = try? MediaPlaylist(parsing: text) else {
+                return PlaybackController.respond(request, bytes, contentType: PlaybackController.playlistType, cacheControl: "max-age=1")
+            }
+            playlist.playlistType = .vod
+            playlist.endList = true
+            return PlaybackController.respond(request, ByteBuffer(string: playlist.render()), contentType: PlaybackController.playlistType,
+                                              cacheControl: "public, max-age=60")
         }
         if let rendition = Asset.StaticRendition.Name(rawValue: name) {
             var response = try await send(directory + "/" + name, contentType: rendition == .audio ? "audio/mp4" : "video/mp4",
@@ -79,7 +89,7 @@ struct AssetPlayback: Sendable {
     /// A file from disk, streamed by NIO's file system (a recording's files can be large), with HEAD
     /// and a single byte range.
     func send(_ path: String, contentType: String, cacheControl: String, _ request: Request, context: some RequestContext) async throws -> Response {
-        let size = await Recorder.offPool { () -> Int? in
+        let size = await BlockingWork.run { () -> Int? in
             var info = stat()
             guard stat(path, &info) == 0, (info.st_mode & S_IFMT) == S_IFREG else { return nil }
             return Int(info.st_size)

@@ -27,12 +27,10 @@ final class AssetRecording: SegmentRecorder {
         var bytes: Int64 = 0
         var maxBitrate = 0
         var variant: Variant?
-        var audio: MediaTrack?
+        var audioChannels: Int?
         var recordingTimes: [Asset.RecordingTime] = []
         /// A publisher's stretch of content is open (closed when it leaves).
         var stretchOpen = false
-        /// Why recording stopped early (a limit, a disk error); nothing more is written.
-        var stopped: String?
         /// `video.asset.ready` was sent.
         var ready = false
         /// When the asset was last written to the database.
@@ -49,12 +47,22 @@ final class AssetRecording: SegmentRecorder {
     let format: SegmentFormat
     private let recorder: Recorder
     private let progress: Mutex<Progress>
-    /// No more work is taken (finished, or the asset was deleted).
-    private let closed = Mutex(false)
 
-    /// A new recording with an empty EVENT playlist, or one continuing `resuming` (left by a crash).
+    /// What the packager's side and the API may change at any time, apart from the loop's progress.
+    private struct Flags {
+        /// No more work is taken (finished, or the asset was deleted).
+        var closed = false
+        /// New segments are taken (false once the queue overflowed: what was queued is still written).
+        var accepting = true
+        /// Why recording stopped early (a limit, a disk error); nothing more is written.
+        var stopped: String?
+    }
+    private let flags = Mutex(Flags())
+
+    /// A new recording with an empty EVENT playlist, or one continuing `resuming` (left by a crash)
+    /// with what its stored asset says of it so far.
     init(assetID: String, liveStreamID: String, directory: String, format: SegmentFormat, targetDuration: Int,
-         resuming: MediaPlaylist? = nil, bytes: Int64 = 0, recorder: Recorder, makeID: () -> String) {
+         resuming: MediaPlaylist? = nil, bytes: Int64 = 0, asset stored: Asset? = nil, recorder: Recorder, makeID: () -> String) {
         self.assetID = assetID
         self.liveStreamID = liveStreamID
         self.files = SegmentFiles(directory: directory)
@@ -67,13 +75,39 @@ final class AssetRecording: SegmentRecorder {
         progress.initCount = Set(playlist.segments.compactMap(\.map)).count
         progress.pendingDiscontinuity = resuming != nil && !playlist.segments.isEmpty
         progress.bytes = bytes
+        if let stored {
+            progress.ready = stored.status == .ready
+            // The stretches as the playlist has them (the database's lag up to a save behind): a new
+            // one at each discontinuity, where a publisher came back.
+            for segment in playlist.segments {
+                let seconds = MediaTime.seconds(ticks: segment.duration)
+                if segment.discontinuity || progress.recordingTimes.isEmpty {
+                    progress.recordingTimes.append(Asset.RecordingTime(startedAt: segment.programDateTime ?? stored.createdAt * 1000, duration: seconds))
+                } else {
+                    progress.recordingTimes[progress.recordingTimes.count - 1].duration += seconds
+                }
+            }
+            progress.maxBitrate = stored.maxBitrate ?? 0
+            for track in stored.tracks {
+                if track.type == .video {
+                    progress.videoTrackID = track.id
+                    progress.variant = Variant(codecs: stored.codecs ?? "", bandwidth: 0, averageBandwidth: 0,
+                                               resolution: track.maxWidth.flatMap { width in track.maxHeight.map { (width, $0) } },
+                                               frameRate: track.maxFrameRate)
+                } else {
+                    progress.audioTrackID = track.id
+                    progress.audioChannels = track.maxChannels
+                }
+            }
+            if progress.variant == nil, let codecs = stored.codecs { progress.variant = Variant(codecs: codecs, bandwidth: 0, averageBandwidth: 0) }
+        }
         self.progress = Mutex(progress)
     }
 
     // MARK: SegmentRecorder (the packager's side: queue and return)
 
     func record(_ segment: RecordedSegment) {
-        guard !isClosed else { return }
+        guard flags.withLock({ !$0.closed && $0.accepting && $0.stopped == nil }) else { return }
         recorder.enqueue(.segment(self, segment), bytes: segment.bytes.readableBytes)
     }
 
@@ -87,13 +121,28 @@ final class AssetRecording: SegmentRecorder {
         recorder.enqueue(.finish(self), bytes: 0)
     }
 
-    var isClosed: Bool { closed.withLock { $0 } }
+    var isClosed: Bool { flags.withLock { $0.closed } }
 
     /// Takes no more work; false when it was closed already.
     func close() -> Bool {
-        closed.withLock { closed in
-            defer { closed = true }
-            return !closed
+        flags.withLock { flags in
+            defer { flags.closed = true }
+            return !flags.closed
+        }
+    }
+
+    /// Takes no new segments (what is queued is still written).
+    func stopAccepting() { flags.withLock { $0.accepting = false } }
+
+    /// Why recording stopped early; nil while it goes on.
+    var stopped: String? { flags.withLock { $0.stopped } }
+
+    /// Stops the recording for `reason`; false when it had stopped already.
+    func stop(_ reason: String) -> Bool {
+        flags.withLock { flags in
+            guard flags.stopped == nil else { return false }
+            flags.stopped = reason
+            return true
         }
     }
 
@@ -106,10 +155,11 @@ final class AssetRecording: SegmentRecorder {
         progress.withLock { change(&$0) }
     }
 
-    /// The file header of a new recording (before any segment).
-    func writeHeader() throws {
+    /// The playlist file as it stands: the header of a new recording, or what a recovered one holds
+    /// (so appends follow whole lines, whatever a crash left at the end).
+    func writePlaylist() throws {
         try files.create()
-        try files.write("index.m3u8", text: state.playlist.renderHeader())
+        try files.write("index.m3u8", text: state.playlist.render())
     }
 
     /// Writes the segment (and its init section when it is new), then appends it to the playlist;
@@ -153,7 +203,7 @@ final class AssetRecording: SegmentRecorder {
             merged.frameRate = [next.variant?.frameRate, variant.frameRate].compactMap { $0 }.max()
             next.variant = merged
         }
-        next.audio = segment.audio ?? next.audio
+        if case .aac(let config) = segment.audio { next.audioChannels = config.channelConfiguration }
         if next.stretchOpen, !next.recordingTimes.isEmpty {
             next.recordingTimes[next.recordingTimes.count - 1].duration += MediaTime.seconds(ticks: segment.duration)
         } else {
@@ -198,8 +248,8 @@ final class AssetRecording: SegmentRecorder {
                                       maxWidth: variant.resolution?.width, maxHeight: variant.resolution?.height,
                                       maxFrameRate: variant.frameRate.map { ($0 * 1000).rounded() / 1000 }))
         }
-        if case .aac(let config) = progress.audio {
-            tracks.append(Asset.Track(id: progress.audioTrackID, type: .audio, duration: asset.duration, maxChannels: config.channelConfiguration))
+        if let channels = progress.audioChannels {
+            tracks.append(Asset.Track(id: progress.audioTrackID, type: .audio, duration: asset.duration, maxChannels: channels))
         }
         asset.tracks = tracks
     }

@@ -30,8 +30,10 @@ final class Recorder: SegmentRecorderFactory, Service {
         case segment(AssetRecording, RecordedSegment)
         case sessionEnded(AssetRecording)
         case finish(AssetRecording)
-        /// A recording stopped outside the loop (its queue overflowed): the warning is still to send.
+        /// A recording's queue overflowed: what was queued before is written, then it stops here.
         case stopped(AssetRecording, type: String, reason: String)
+        /// A deleted asset's files go, after the writes queued for it (which are dropped).
+        case remove(String, @Sendable () -> Void)
         case sweep
     }
 
@@ -48,6 +50,9 @@ final class Recorder: SegmentRecorderFactory, Service {
     let streams: LiveStreamStore
     let events: any AssetEventSink
     let logger: Logger
+    /// `recordings.directory` when the appliance was built: the assets' files are found there (a
+    /// reload that changes it is logged and takes effect at the next start).
+    let root: String
     private let currentSettings: Mutex<RecordingSettings>
     private let state = Mutex(State())
     private let jobs: AsyncStream<Job>
@@ -69,6 +74,7 @@ final class Recorder: SegmentRecorderFactory, Service {
         self.events = events
         self.logger = logger
         self.currentSettings = Mutex(settings)
+        self.root = settings.directory
         self.wallClock = wallClock
         (jobs, continuation) = AsyncStream.makeStream(of: Job.self)
         (builds, buildContinuation) = AsyncStream.makeStream(of: String.self)
@@ -78,14 +84,20 @@ final class Recorder: SegmentRecorderFactory, Service {
     static let stoppedMetric = "onair_recordings_stopped_total"
     static let writtenMetric = "onair_recording_bytes_written_total"
 
-    /// Settings for what is written from now on (a reload changes the limits).
+    /// Settings for what is written from now on (a reload changes the limits, not the directory).
     var settings: RecordingSettings {
         get { currentSettings.withLock { $0 } }
-        set { currentSettings.withLock { $0 = newValue } }
+        set {
+            if newValue.directory != root {
+                logger.warning("recordings.directory changed: it takes effect at the next start", metadata: [
+                    "directory": "\(root)", "configured": "\(newValue.directory)"])
+            }
+            currentSettings.withLock { $0 = newValue }
+        }
     }
 
     /// Where an asset's files are.
-    func directory(of assetID: String) -> String { settings.directory + "/" + assetID }
+    func directory(of assetID: String) -> String { root + "/" + assetID }
 
     /// The recording in progress of an asset (for its EVENT playlist), nil when there is none.
     func recording(of assetID: String) -> AssetRecording? { state.withLock { $0.recordings[assetID] } }
@@ -101,12 +113,13 @@ final class Recorder: SegmentRecorderFactory, Service {
                                        targetDuration: max(1, Int(segmentDuration.rounded(.up))), recorder: self) { Identifier.opaque() }
         state.withLock { $0.recordings[id] = recording }
         do {
-            try await Self.offPool { try recording.writeHeader() }
+            try await BlockingWork.run { try recording.writePlaylist() }
             try await assets.create(asset)
         } catch {
             state.withLock { _ = $0.recordings.removeValue(forKey: id) }
             _ = recording.close()
-            try? FileManager.default.removeItem(atPath: directory(of: id))
+            let path = directory(of: id)
+            await BlockingWork.run { try? FileManager.default.removeItem(atPath: path) }
             logger.error("cannot start recording: the broadcast goes on without an asset", metadata: [
                 "live_stream_id": "\(stream.id)", "error": "\(error)"])
             stopped.increment()
@@ -121,40 +134,44 @@ final class Recorder: SegmentRecorderFactory, Service {
     }
 
     /// The stream's asset left live by a crash, when its playlist was written within the stream's
-    /// reconnect window: the recording continues it. Older ones are completed first.
+    /// reconnect window: the recording continues it. Older ones are left to the sweep, which completes them.
     private func resume(_ stream: LiveStream, format: SegmentFormat) async -> AssetRecording? {
-        let interrupted = ((try? await assets.liveAssets()) ?? []).filter { $0.liveStreamID == stream.id }
+        let interrupted = ((try? await assets.liveAssets()) ?? []).filter { $0.liveStreamID == stream.id && $0.format == format.rawValue }
         for asset in interrupted {
-            guard claim(asset.id) else { continue }
-            let files = SegmentFiles(directory: directory(of: asset.id))
-            let written = files.modificationTime("index.m3u8") ?? 0
-            if asset.format == format.rawValue, Double(wallClock() - written) / 1000 <= stream.reconnectWindow,
-               let recording = await reopen(asset) {
+            guard let age = await age(of: asset), age <= stream.reconnectWindow, claim(asset.id) else { continue }
+            if let recording = await reopen(asset) {
                 logger.notice("continuing an interrupted recording", metadata: [
                     "asset_id": "\(asset.id)", "live_stream_id": "\(stream.id)", "segments": "\(recording.state.playlist.segments.count)"])
                 return recording
             }
-            await complete(asset)
+            state.withLock { _ = $0.claimed.remove(asset.id) }
         }
         return nil
     }
 
-    /// An ``AssetRecording`` over what an interrupted asset's files hold (registered as in progress).
+    /// Seconds since an asset's playlist was last written; nil when the clock stepped back past it
+    /// (the age cannot be known: such an asset is neither resumed nor completed by age alone).
+    private func age(of asset: Asset) async -> Double? {
+        let files = SegmentFiles(directory: directory(of: asset.id))
+        let written = await BlockingWork.run { files.modificationTime("index.m3u8") } ?? 0
+        let age = Double(wallClock() - written) / 1000
+        return age >= 0 ? age : nil
+    }
+
+    /// An ``AssetRecording`` over what an interrupted asset's files hold (registered as in progress);
+    /// the playlist file is rewritten from what was recovered, so appends follow whole lines.
     private func reopen(_ asset: Asset) async -> AssetRecording? {
         let files = SegmentFiles(directory: directory(of: asset.id))
-        let recovered = await Self.offPool { AssetRecording.recover(files) }
+        let recovered = await BlockingWork.run { AssetRecording.recover(files) }
         guard let format = SegmentFormat(rawValue: asset.format) else { return nil }
         let recording = AssetRecording(assetID: asset.id, liveStreamID: asset.liveStreamID, directory: files.directory, format: format,
                                        targetDuration: recovered?.playlist.targetDuration ?? 2, resuming: recovered?.playlist,
-                                       bytes: recovered?.bytes ?? 0, recorder: self) { Identifier.opaque() }
-        recording.update { progress in
-            progress.ready = asset.status == .ready
-            progress.recordingTimes = asset.recordingTimes
-            for track in asset.tracks {
-                if track.type == .video { progress.videoTrackID = track.id } else { progress.audioTrackID = track.id }
-            }
+                                       bytes: recovered?.bytes ?? 0, asset: asset, recorder: self) { Identifier.opaque() }
+        do {
+            try await BlockingWork.run { try recording.writePlaylist() }
+        } catch {
+            logger.error("cannot rewrite an interrupted recording's playlist", metadata: ["asset_id": "\(asset.id)", "error": "\(error)"])
         }
-        if recovered == nil { try? await Self.offPool { try recording.writeHeader() } }
         state.withLock { state in
             state.recordings[asset.id] = recording
             state.claimed.remove(asset.id)
@@ -195,20 +212,16 @@ final class Recorder: SegmentRecorderFactory, Service {
         if accepted {
             continuation.yield(job)
         } else if case .segment(let recording, _) = job {
-            let reason = "the disk cannot keep up: more than \(limit) bytes of segments were waiting to be written"
-            if stop(recording, reason) { continuation.yield(.stopped(recording, type: "recording_queue_full", reason: reason)) }
+            // What was queued before still goes to disk; the recording stops after it.
+            recording.stopAccepting()
+            continuation.yield(.stopped(recording, type: "recording_queue_full",
+                                        reason: "the disk cannot keep up: more than \(limit) bytes of segments were waiting to be written"))
         }
     }
 
     /// Marks a recording stopped, logs and counts it; false when it had stopped already.
     private func stop(_ recording: AssetRecording, _ reason: String) -> Bool {
-        var first = false
-        recording.update { progress in
-            guard progress.stopped == nil else { return }
-            progress.stopped = reason
-            first = true
-        }
-        guard first else { return false }
+        guard recording.stop(reason) else { return false }
         stopped.increment()
         logger.error("recording stopped; the live stream goes on", metadata: [
             "asset_id": "\(recording.assetID)", "live_stream_id": "\(recording.liveStreamID)", "reason": "\(reason)"])
@@ -243,9 +256,10 @@ final class Recorder: SegmentRecorderFactory, Service {
                 for await job in jobs {
                     await handle(job)
                 }
-            } onGracefulShutdown: { [continuation, buildContinuation] in
+            } onGracefulShutdown: { [self] in
                 // Services stop in reverse order: the hub has ended every broadcast, so the queue is
                 // complete. A rendition being built is finished; those queued are built at the next start.
+                stopping.withLock { $0 = true }
                 continuation.finish()
                 buildContinuation.finish()
             }
@@ -263,26 +277,30 @@ final class Recorder: SegmentRecorderFactory, Service {
         case .finish(let recording):
             await finish(recording)
         case .stopped(let recording, let type, let reason):
-            await warn(recording, type: type, reason: reason)
+            await stopAndWarn(recording, reason, type: type)
+        case .remove(let id, let done):
+            let path = directory(of: id)
+            await BlockingWork.run { try? FileManager.default.removeItem(atPath: path) }
+            done()
         case .sweep:
             await sweep()
         }
     }
 
     private func write(_ segment: RecordedSegment, _ recording: AssetRecording) async {
-        guard recording.state.stopped == nil, !isDeleted(recording) else { return }
+        guard recording.stopped == nil, !isDeleted(recording) else { return }
         let settings = self.settings
         let size = Int64(segment.bytes.readableBytes + (segment.initialization?.readableBytes ?? 0))
         if let used = state.withLock({ $0.bytesOnDisk }), used + size > settings.maxBytes {
             return await stopAndWarn(recording, "recordings.max_bytes (\(settings.maxBytes) bytes) reached", type: "recording_limit_reached")
         }
-        let free = await Self.offPool { Self.freeBytes(settings.directory) }
+        let free = await BlockingWork.run { Self.freeBytes(settings.directory) }
         if let free, free - size < settings.minFreeBytes {
             return await stopAndWarn(recording, "the disk's free space would fall below recordings.min_free_bytes (\(settings.minFreeBytes) bytes)",
                                      type: "recording_disk_full")
         }
         do {
-            let added = try await Self.offPool { try recording.write(segment) }
+            let added = try await BlockingWork.run { try recording.write(segment) }
             state.withLock { $0.bytesOnDisk = ($0.bytesOnDisk ?? 0) + added }
             Counter(label: Self.writtenMetric).increment(by: Int(added))
         } catch {
@@ -316,12 +334,12 @@ final class Recorder: SegmentRecorderFactory, Service {
         let progress = recording.state
         let hasMedia = !progress.playlist.segments.isEmpty
         do {
-            if hasMedia { try await Self.offPool { try recording.writeFinal() } }
+            if hasMedia { try await BlockingWork.run { try recording.writeFinal() } }
         } catch {
             logger.error("cannot write the recording's final playlist", metadata: ["asset_id": "\(recording.assetID)", "error": "\(error)"])
         }
         let wasReady = progress.ready
-        let warning = progress.stopped
+        let warning = recording.stopped
         guard let asset = try? await assets.update(id: recording.assetID, { asset in
             recording.describe(&asset)
             asset.isLive = false
@@ -349,12 +367,22 @@ final class Recorder: SegmentRecorderFactory, Service {
 
     /// Builds each preparing rendition of a completed asset, within the disk limits.
     private func buildPending(_ id: String) async {
-        guard let asset = try? await assets.asset(id: id), !asset.isLive else { return }
+        guard !stopping.withLock({ $0 }), let asset = try? await assets.asset(id: id), !asset.isLive else { return }
         let files = SegmentFiles(directory: directory(of: id))
         for rendition in asset.staticRenditions where rendition.status == .preparing {
+            guard !stopping.withLock({ $0 }) else { return }  // built at the next start
+            if rendition.name == .audio, !asset.tracks.isEmpty, !asset.tracks.contains(where: { $0.type == .audio }) {
+                // Mux: an audio rendition of a recording without audio is skipped.
+                if let updated = try? await assets.update(id: id, { asset in
+                    if let index = asset.staticRenditions.firstIndex(where: { $0.id == rendition.id }) { asset.staticRenditions[index].status = .skipped }
+                }), let now = updated.staticRenditions.first(where: { $0.id == rendition.id }) {
+                    await events.publish(AssetEvent(type: .staticRenditionSkipped, asset: updated, rendition: now))
+                }
+                continue
+            }
             let settings = self.settings
             let used = state.withLock { $0.bytesOnDisk } ?? 0
-            let free = await Self.offPool { Self.freeBytes(settings.directory) }
+            let free = await BlockingWork.run { Self.freeBytes(settings.directory) }
             let result: Result<RenditionBuilder.Built, any Error>
             if used + asset.bytes > settings.maxBytes {
                 result = .failure(RenditionBuilder.Failure.noMedia("room: recordings.max_bytes (\(settings.maxBytes) bytes) would be passed"))
@@ -362,7 +390,7 @@ final class Recorder: SegmentRecorderFactory, Service {
                 result = .failure(RenditionBuilder.Failure.noMedia("room: the disk's free space would fall below recordings.min_free_bytes"))
             } else {
                 let started = ContinuousClock.now
-                result = await Self.offPool {
+                result = await BlockingWork.run {
                     Result {
                         guard let bytes = files.read("index.m3u8") else { throw RenditionBuilder.Failure.unreadable("index.m3u8 is missing") }
                         let playlist = try MediaPlaylist(parsing: String(buffer: bytes))
@@ -380,7 +408,6 @@ final class Recorder: SegmentRecorderFactory, Service {
                 logger.error("static rendition failed", metadata: ["asset_id": "\(id)", "rendition": "\(rendition.name.rawValue)", "error": "\(error)"])
             }
             let built = try? result.get()
-            if let built { state.withLock { $0.bytesOnDisk = ($0.bytesOnDisk ?? 0) + built.fileSize } }
             let updated = try? await assets.update(id: id) { asset in
                 guard let index = asset.staticRenditions.firstIndex(where: { $0.id == rendition.id }) else { return }
                 if let built {
@@ -396,22 +423,30 @@ final class Recorder: SegmentRecorderFactory, Service {
             }
             guard let updated, let now = updated.staticRenditions.first(where: { $0.id == rendition.id }) else {
                 // Deleted meanwhile (the rendition or its asset): nothing of it stays.
-                if built != nil { files.remove(rendition.name.rawValue) }
+                if built != nil { await BlockingWork.run { files.remove(rendition.name.rawValue) } }
                 continue
             }
+            if let built { state.withLock { $0.bytesOnDisk = ($0.bytesOnDisk ?? 0) + built.fileSize } }
             await events.publish(AssetEvent(type: built != nil ? .staticRenditionReady : .staticRenditionErrored, asset: updated, rendition: now))
         }
     }
 
     /// Interrupted assets (live in the database, recorded by nobody) whose stream's reconnect window
     /// has passed since their last write are completed.
+    /// The byte count is taken again from the database and the recordings in progress, so nothing a
+    /// race between a delete and a write added or took away stays wrong for long.
     private func sweep() async {
+        let recording = state.withLock { $0.recordings }
+        if let stored = try? await assets.totalBytes(excluding: Array(recording.keys)) {
+            let live = recording.values.reduce(Int64(0)) { $0 + $1.state.bytes }
+            state.withLock { $0.bytesOnDisk = stored + live }
+        }
         guard let live = try? await assets.liveAssets() else { return }
-        let now = wallClock()
         for asset in live where state.withLock({ $0.recordings[asset.id] == nil && !$0.claimed.contains(asset.id) }) {
             let window = (try? await streams.liveStream(id: asset.liveStreamID))?.reconnectWindow ?? 0
-            let written = SegmentFiles(directory: directory(of: asset.id)).modificationTime("index.m3u8") ?? 0
-            guard Double(now - written) / 1000 > window, claim(asset.id) else { continue }
+            // A clock that stepped back behind the last write: the window is taken to have passed.
+            let age = await self.age(of: asset) ?? .infinity
+            guard age > window, claim(asset.id) else { continue }
             logger.notice("completing a recording a restart interrupted", metadata: ["asset_id": "\(asset.id)"])
             await complete(asset)
         }
@@ -428,21 +463,30 @@ final class Recorder: SegmentRecorderFactory, Service {
     // MARK: Deleting
 
     /// The asset was deleted: its recording (if any) stops at once and its files go.
+    ///
+    /// The files go in the loop, after the writes queued for the asset (dropped as it is deleted), so
+    /// none lands in a directory being removed; returns once they are gone.
     func removed(_ asset: Asset) async {
+        deleted.withLock { _ = $0.insert(asset.id) }
         let recording = state.withLock { $0.recordings.removeValue(forKey: asset.id) }
         _ = recording?.close()
-        deleted.withLock { _ = $0.insert(asset.id) }
-        let path = directory(of: asset.id)
-        await Self.offPool { try? FileManager.default.removeItem(atPath: path) }
-        state.withLock { $0.bytesOnDisk = max(0, ($0.bytesOnDisk ?? 0) - asset.bytes) }
+        let bytes = recording?.state.bytes ?? asset.bytes
+        await withCheckedContinuation { (done: CheckedContinuation<Void, Never>) in
+            if case .terminated = continuation.yield(.remove(asset.id, { done.resume() })) {
+                done.resume()  // the loop has ended (shutting down): the files stay for a later delete
+            }
+        }
+        state.withLock { $0.bytesOnDisk = max(0, ($0.bytesOnDisk ?? 0) - bytes) }
     }
 
     private let deleted = Mutex<Set<String>>([])
+    /// Shutting down: no more renditions are started.
+    private let stopping = Mutex(false)
 
     /// Removes some files of an asset (deleted renditions) that held `bytes`.
     func removeFiles(_ names: [String], of assetID: String, bytes: Int64) async {
         let files = SegmentFiles(directory: directory(of: assetID))
-        await Self.offPool { for name in names { files.remove(name) } }
+        await BlockingWork.run { for name in names { files.remove(name) } }
         state.withLock { $0.bytesOnDisk = max(0, ($0.bytesOnDisk ?? 0) - bytes) }
     }
 
@@ -458,16 +502,4 @@ final class Recorder: SegmentRecorderFactory, Service {
         return Int64(info.f_bavail) * Int64(info.f_frsize)
     }
 
-    /// Runs file system work on NIO's thread pool (never on the Swift-concurrency pool).
-    static func offPool<T: Sendable>(_ body: @escaping @Sendable () throws -> T) async throws -> T {
-        do {
-            return try await NIOThreadPool.singleton.runIfActive(body)
-        } catch is NIOThreadPoolError.ThreadPoolInactive {
-            return try body()
-        }
-    }
-
-    static func offPool<T: Sendable>(_ body: @escaping @Sendable () -> T) async -> T {
-        (try? await NIOThreadPool.singleton.runIfActive(body)) ?? body()
-    }
 }

@@ -100,17 +100,7 @@ enum RenditionBuilder {
     }
 
     private static func write(_ fd: Int32, _ bytes: ByteBuffer, path: String) throws {
-        try bytes.withUnsafeReadableBytes { raw in
-            var offset = 0
-            while offset < raw.count {
-                let count = Glibc.write(fd, raw.baseAddress! + offset, raw.count - offset)
-                if count < 0 {
-                    if errno == EINTR { continue }
-                    throw SegmentFiles.Failure(operation: "write", path: path, errno: errno)
-                }
-                offset += count
-            }
-        }
+        if let failure = SegmentFiles.writeAll(fd, bytes, path: path) { throw failure }
     }
 
     /// Reads a recording's segments back into samples, in file order.

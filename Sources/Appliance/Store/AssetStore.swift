@@ -33,9 +33,13 @@ final class AssetStore: Sendable {
         try await store.read { db in try Self.fetch(db, where: "is_live = 1", []) }
     }
 
-    /// Bytes every asset holds on disk.
-    func totalBytes() async throws -> Int64 {
-        try await store.read { db in try Int64.fetchOne(db, sql: "SELECT COALESCE(SUM(bytes), 0) FROM asset") ?? 0 }
+    /// Bytes the assets hold on disk as stored, but for those of `excluding` (being recorded: their
+    /// stored count lags behind).
+    func totalBytes(excluding: [String] = []) async throws -> Int64 {
+        try await store.read { db in
+            try Int64.fetchOne(db, sql: "SELECT COALESCE(SUM(bytes), 0) FROM asset WHERE id NOT IN (\(excluding.map { _ in "?" }.joined(separator: ",")))",
+                               arguments: StatementArguments(excluding)) ?? 0
+        }
     }
 
     // MARK: Changes

@@ -222,16 +222,6 @@ final class HubState {
         if entry.lifecycle.phase == .idle, entry.timers.isEmpty, entry.output == nil { entries[id] = nil }
     }
 
-    /// Runs `body` on NIO's thread pool: outputs write files (a segment flushed, the final playlist,
-    /// the directory prepared), which must not block the Swift-concurrency pool.
-    private static func offPool<T: Sendable>(_ body: @escaping @Sendable () -> T) async -> T {
-        do {
-            return try await NIOThreadPool.singleton.runIfActive(body)
-        } catch {
-            return body()  // the pool is shutting down: do it here rather than lose the playlist's end
-        }
-    }
-
     private func emit(_ type: LifecycleEventType, _ stream: LiveStream) {
         eventSequence += 1
         unrecorded.append(LifecycleEvent(sequence: eventSequence, type: type, stream: stream, at: Date()))
@@ -298,7 +288,7 @@ final class HubState {
             }
         case .accept(let session):
             guard let output = entry.output else { return }
-            await Self.offPool { output.sessionStarted(session) }  // may wait for a writer's file I/O
+            await BlockingWork.run { output.sessionStarted(session) }  // may wait for a writer's file I/O
             logger.info("publish accepted", metadata: ["live_stream_id": "\(id)", "session": "\(session)"])
             request?.reply(.accepted(PublishGrant(liveStreamID: id, session: session, output: output)))
         case .refuse(let session, let reason):
@@ -316,9 +306,9 @@ final class HubState {
                 current.publisher.disconnect(reason: reason.rawValue)
             }
         case .endSession(let session):
-            if let output = entry.output { await Self.offPool { output.sessionEnded(session) } }
+            if let output = entry.output { await BlockingWork.run { output.sessionEnded(session) } }
         case .endPlaylist:
-            if let output = entry.output { await Self.offPool { output.broadcastEnded() } }
+            if let output = entry.output { await BlockingWork.run { output.broadcastEnded() } }
             entry.output = nil
         case .removeFiles:
             outputs.removeFiles(of: id)
@@ -327,9 +317,9 @@ final class HubState {
                 entry.stream.status = status
                 entry.stream.activeIngestProtocol = status == .active ? "rtmp" : nil
             }
-            // Written with the event that follows, in the journal's transaction.
-            unwrittenStatuses.append(StatusChange(liveStreamID: id, status: status, ingestProtocol: "rtmp",
-                                                  activeAssetID: entry.stream.activeAssetID))
+            // Written with the event that follows, in the journal's transaction. (The active asset is
+            // written once, when the broadcast starts: an asset deleted since stays unnamed.)
+            unwrittenStatuses.append(StatusChange(liveStreamID: id, status: status, ingestProtocol: "rtmp"))
         case .emit(let type):
             emit(type, entry.stream)
         case .arm(let timer, let deadline):

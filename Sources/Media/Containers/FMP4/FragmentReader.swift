@@ -21,6 +21,8 @@ public struct FragmentReader: Sendable {
 
     /// The init segment's tracks by track_ID.
     public let tracks: [UInt32: Track]
+    /// The largest decode time (and composition offset) read, in a track's ticks.
+    public static let maximumDecodeTime: Int64 = 1 << 40
 
     public init(initialization: ByteBuffer) throws {
         var tracks: [UInt32: Track] = [:]
@@ -90,6 +92,7 @@ public struct FragmentReader: Sendable {
         var decodeTime: Int64 = 0
         if var tfdt = traf.first(["tfdt"])?.body, let version = tfdt.readInteger(as: UInt32.self).map({ $0 >> 24 }) {
             decodeTime = version == 1 ? Int64(truncatingIfNeeded: tfdt.readInteger(as: UInt64.self) ?? 0) : Int64(tfdt.readInteger(as: UInt32.self) ?? 0)
+            guard abs(decodeTime) < Self.maximumDecodeTime else { throw Failure.malformed("decode time") }
         }
         var samples: [MediaSample] = []
         for var trun in traf.all("trun") {
@@ -101,7 +104,10 @@ public struct FragmentReader: Sendable {
             var dataOffset = 0
             if runFlags & 0x01 != 0 { dataOffset = Int(trun.body.readInteger(as: Int32.self) ?? 0) }
             let firstFlags = runFlags & 0x04 != 0 ? trun.body.readInteger(as: UInt32.self) : nil
-            guard Int(count) * perSample <= trun.body.readableBytes else { throw Failure.malformed("trun sample count") }
+            // Every sample takes its table bytes, or (with defaults) at least a byte of the mdat.
+            guard Int(count) * perSample <= trun.body.readableBytes, Int(count) <= max(1, mdat.count) else {
+                throw Failure.malformed("trun sample count")
+            }
             var position = base + dataOffset
             for index in 0..<Int(count) {
                 let duration = runFlags & 0x100 != 0 ? trun.body.readInteger(as: UInt32.self)! : defaultDuration
@@ -114,6 +120,8 @@ public struct FragmentReader: Sendable {
                     offset = version == 0 ? Int64(raw) : Int64(Int32(bitPattern: raw))
                 }
                 guard position >= mdat.lowerBound, size >= 0, position + size <= mdat.upperBound else { throw Failure.malformed("sample outside mdat") }
+                // Decode times past 2^40 ticks (over 120 days at 90 kHz) are not a recording's: refused, never overflowed.
+                guard abs(decodeTime) < Self.maximumDecodeTime, abs(offset) < Self.maximumDecodeTime else { throw Failure.malformed("decode time") }
                 let dts = decodeTime * 90_000 / Int64(track.timescale)
                 let pts = (decodeTime + offset) * 90_000 / Int64(track.timescale)
                 let kind = track.track.kind

@@ -146,10 +146,17 @@ public struct ProgressiveMovie: Sendable {
         var tracks = [video, audio].compactMap { $0 }.map(Self.finished)
         let largeMedia = mediaDataSize + 8 > Int64(UInt32.max)
         let mdatHeader = largeMedia ? 16 : 8
-        // Offsets do not change the moov's size once stco or co64 is chosen: size it with placeholders.
-        let placeholder: UInt64 = largeMedia ? UInt64(UInt32.max) + 1 : 0
-        for index in tracks.indices { tracks[index].table.chunkOffsets = Array(repeating: placeholder, count: tracks[index].table.count) }
-        let base = UInt64(fileType.readableBytes + movie(tracks).readableBytes + mdatHeader)
+        // Offsets do not change the moov's size once stco or co64 is chosen: size it with zero offsets,
+        // stco first; co64 when the file's last byte lies past 4 GiB.
+        func sized(large: Bool) -> UInt64 {
+            for index in tracks.indices {
+                tracks[index].table.largeOffsets = large
+                tracks[index].table.chunkOffsets = Array(repeating: 0, count: tracks[index].table.count)
+            }
+            return UInt64(fileType.readableBytes + movie(tracks).readableBytes + mdatHeader)
+        }
+        var base = sized(large: false)
+        if base + UInt64(mediaDataSize) > UInt64(UInt32.max) { base = sized(large: true) }
         var next = [Int](repeating: 0, count: tracks.count)
         var offset = base
         for isVideo in order {

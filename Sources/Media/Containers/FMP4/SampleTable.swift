@@ -9,7 +9,7 @@ import NIOCore
 /// stss §8.6.2    sync samples (1-based); left out when every sample is one (audio)
 /// stsc §8.7.4    one entry: every chunk holds one sample of description 1
 /// stsz §8.7.3    each sample's size
-/// stco §8.7.5    each chunk's file offset; co64 when an offset needs 64 bits
+/// stco §8.7.5    each chunk's file offset; co64 (``largeOffsets``) for a file past 4 GiB
 /// ```
 public struct SampleTable: Sendable, Equatable {
     public var durations: [UInt32] = []
@@ -17,6 +17,9 @@ public struct SampleTable: Sendable, Equatable {
     public var sizes: [UInt32] = []
     public var isSync: [Bool] = []
     public var chunkOffsets: [UInt64] = []
+    /// co64 (64-bit offsets) rather than stco; chosen by the file's size, so a sizing pass with
+    /// placeholder offsets writes the same box.
+    public var largeOffsets = false
 
     public init() {}
 
@@ -68,7 +71,7 @@ public struct SampleTable: Sendable, Equatable {
             stsz.writeInteger(UInt32(sizes.count))
             for size in sizes { stsz.writeInteger(size) }
         }
-        if chunkOffsets.contains(where: { $0 > UInt64(UInt32.max) }) {
+        if largeOffsets {
             stbl.writeFullBox("co64", version: 0, flags: 0) { co64 in
                 co64.writeInteger(UInt32(chunkOffsets.count))
                 for offset in chunkOffsets { co64.writeInteger(offset) }
@@ -76,7 +79,7 @@ public struct SampleTable: Sendable, Equatable {
         } else {
             stbl.writeFullBox("stco", version: 0, flags: 0) { stco in
                 stco.writeInteger(UInt32(chunkOffsets.count))
-                for offset in chunkOffsets { stco.writeInteger(UInt32(offset)) }
+                for offset in chunkOffsets { stco.writeInteger(UInt32(truncatingIfNeeded: offset)) }
             }
         }
     }
