@@ -95,8 +95,16 @@ def test_unknown_ids_are_404(onair):
              ("GET", "/video/v1/playback-ids/nope", None),
              # IDs that need percent-encoding, as the SDK sends them.
              ("GET", f"{API}/a%2Fb%20c", None),
+             # Unknown assets, and what hangs off them.
+             ("GET", "/video/v1/assets/nope", None), ("PATCH", "/video/v1/assets/nope", {"passthrough": "x"}),
+             ("DELETE", "/video/v1/assets/nope", None), ("POST", "/video/v1/assets/nope/playback-ids", {"policy": "public"}),
+             ("GET", "/video/v1/assets/nope/playback-ids/nope", None), ("DELETE", "/video/v1/assets/nope/playback-ids/nope", None),
+             ("POST", "/video/v1/assets/nope/static-renditions", {"resolution": "highest"}),
+             ("DELETE", "/video/v1/assets/nope/static-renditions/nope", None),
+             ("PUT", "/video/v1/assets/nope/mp4-support", {"mp4_support": "standard"}),
+             ("PUT", "/video/v1/assets/nope/master-access", {"master_access": "none"}),
              # Routes that do not exist at all.
-             ("GET", "/video/v1/assets", None), ("GET", "/video/v1/nothing", None)]
+             ("GET", "/video/v1/nothing", None), ("GET", "/video/v1/assets/nope/input-info", None)]
     s = session(onair)
 
     def run(method, path, body):
