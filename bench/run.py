@@ -172,10 +172,10 @@ class Server:
 class OnairServer(Server):
     name = "onair"
 
-    def __init__(self, root, binary):
+    def __init__(self, root, binary, recordings=None):
         conftest.ONAIR = binary
         self.binary = binary
-        self.conf = conftest.Onair(root, rtmp={"max_connections": 10000, "max_publishers": 10000},
+        self.conf = conftest.Onair(root, rtmp={"max_connections": 10000, "max_publishers": 10000}, recordings=recordings,
                                    segment_duration=SEGMENT, playlist_length=WINDOW, delete_grace_segments=WINDOW)
         self.rtmp_port, self.https_port, self.http_port = self.conf.rtmp_port, self.conf.https_port, self.conf.http_port
         self.hls_dir = self.conf.hls_dir

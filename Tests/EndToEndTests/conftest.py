@@ -102,7 +102,8 @@ class Onair:
 
     def __init__(self, root: Path, *, rtmp=None, http=None, recordings=None, extra=(), **hls):
         self.root = root
-        self.recordings_dir = root / "recordings"
+        recordings = dict(recordings or {})
+        self.recordings_dir = Path(recordings.pop("directory", root / "recordings"))
         self.rtmp_port = free_port()
         self.https_port = free_port()
         self.http_port = free_port()
@@ -139,7 +140,7 @@ class Onair:
         ] + [f"  {k}: {v}" for k, v in hls_settings.items()] + [
             "recordings:",
             f"  directory: {self.recordings_dir}",
-        ] + [f"  {k}: {v}" for k, v in {"min_free_bytes": 0, **(recordings or {})}.items()] + [
+        ] + [f"  {k}: {v}" for k, v in {"min_free_bytes": 0, **recordings}.items()] + [
             "storage:",
             f"  database: {root / 'onair.sqlite'}",
         ] + list(extra)

@@ -165,22 +165,25 @@ final class AssetRecording: SegmentRecorder {
     /// Writes the segment (and its init section when it is new), then appends it to the playlist;
     /// the bytes it added. On a failure nothing of it stays listed.
     func write(_ segment: RecordedSegment) throws -> Int64 {
-        var next = state
-        var added: Int64 = 0
-        var map = next.writtenMap
-        if let initialization = segment.initialization, initialization != next.initialization {
-            let name = "init\(next.initCount).mp4"
-            try files.write(name, initialization)
-            next.initCount += 1
-            next.initialization = initialization
-            map = name
-            added += Int64(initialization.readableBytes)
+        // What the files need, read first; the progress is changed in place after them (a copy
+        // changed would copy the whole segment list per segment).
+        let (index, writtenMap, initialization, initCount, pending) = progress.withLock {
+            ($0.playlist.segments.count, $0.writtenMap, $0.initialization, $0.initCount, $0.pendingDiscontinuity)
         }
-        let name = "\(next.playlist.segments.count).\(format.segmentExtension)"
+        var added: Int64 = 0
+        var map = writtenMap
+        let newInitialization = segment.initialization.flatMap { $0 != initialization ? $0 : nil }
+        if let newInitialization {
+            let name = "init\(initCount).mp4"
+            try files.write(name, newInitialization)
+            map = name
+            added += Int64(newInitialization.readableBytes)
+        }
+        let name = "\(index).\(format.segmentExtension)"
         try files.write(name, segment.bytes)
-        let entry = PlaylistSegment(uri: name, duration: segment.duration, discontinuity: segment.discontinuity || next.pendingDiscontinuity,
+        let entry = PlaylistSegment(uri: name, duration: segment.duration, discontinuity: segment.discontinuity || pending,
                                     programDateTime: segment.programDateTime, map: map)
-        var written = next.writtenMap
+        var written = writtenMap
         do {
             try files.append("index.m3u8", text: MediaPlaylist.render(entry, after: &written))
         } catch {
@@ -188,30 +191,36 @@ final class AssetRecording: SegmentRecorder {
             throw error
         }
         added += Int64(segment.bytes.readableBytes)
-        next.writtenMap = written
-        next.pendingDiscontinuity = false
-        next.playlist.segments.append(entry)
-        next.playlist.targetDuration = max(next.playlist.targetDuration, Int((MediaTime.seconds(ticks: segment.duration)).rounded()))
-        next.bytes += added
-        let seconds = max(MediaTime.seconds(ticks: segment.duration), 0.001)
-        next.maxBitrate = max(next.maxBitrate, Int((Double(segment.bytes.readableBytes * 8) / seconds).rounded(.up)))
-        if let variant = segment.variant {
-            var merged = variant
-            if let old = next.variant?.resolution, let new = variant.resolution {
-                merged.resolution = (max(old.width, new.width), max(old.height, new.height))
+        let seconds = MediaTime.seconds(ticks: segment.duration)
+        let bitrate = Int((Double(segment.bytes.readableBytes * 8) / max(seconds, 0.001)).rounded(.up))
+        progress.withLock { next in
+            if let newInitialization {
+                next.initCount += 1
+                next.initialization = newInitialization
             }
-            merged.frameRate = [next.variant?.frameRate, variant.frameRate].compactMap { $0 }.max()
-            next.variant = merged
+            next.writtenMap = written
+            next.pendingDiscontinuity = false
+            next.playlist.segments.append(entry)
+            next.playlist.targetDuration = max(next.playlist.targetDuration, Int(seconds.rounded()))
+            next.bytes += added
+            next.maxBitrate = max(next.maxBitrate, bitrate)
+            if let variant = segment.variant {
+                var merged = variant
+                if let old = next.variant?.resolution, let new = variant.resolution {
+                    merged.resolution = (max(old.width, new.width), max(old.height, new.height))
+                }
+                merged.frameRate = [next.variant?.frameRate, variant.frameRate].compactMap { $0 }.max()
+                next.variant = merged
+            }
+            if case .aac(let config) = segment.audio { next.audioChannels = config.channelConfiguration }
+            if next.stretchOpen, !next.recordingTimes.isEmpty {
+                next.recordingTimes[next.recordingTimes.count - 1].duration += seconds
+            } else {
+                next.recordingTimes.append(Asset.RecordingTime(startedAt: segment.programDateTime, duration: seconds))
+                next.stretchOpen = true
+            }
+            next.rendered = nil
         }
-        if case .aac(let config) = segment.audio { next.audioChannels = config.channelConfiguration }
-        if next.stretchOpen, !next.recordingTimes.isEmpty {
-            next.recordingTimes[next.recordingTimes.count - 1].duration += MediaTime.seconds(ticks: segment.duration)
-        } else {
-            next.recordingTimes.append(Asset.RecordingTime(startedAt: segment.programDateTime, duration: MediaTime.seconds(ticks: segment.duration)))
-            next.stretchOpen = true
-        }
-        next.rendered = nil
-        progress.withLock { $0 = next }
         return added
     }
 
