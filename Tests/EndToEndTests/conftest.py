@@ -234,6 +234,22 @@ def onair():
     shutil.rmtree(root, ignore_errors=True)
 
 
+@pytest.fixture
+def receivers():
+    """Makes webhook receivers (webhook_receiver.Receiver); closes them after the test."""
+    from webhook_receiver import Receiver
+    made = []
+
+    def make(*args, **kwargs):
+        receiver = Receiver(*args, **kwargs)
+        made.append(receiver)
+        return receiver
+
+    yield make
+    for receiver in made:
+        receiver.close()
+
+
 def finish(process, timeout=120):
     """Waits for a publisher; returns (returncode, stderr)."""
     try:

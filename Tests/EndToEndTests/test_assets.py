@@ -24,7 +24,6 @@ from api_helpers import API, assert_error, call, data, ffmpeg_decode_url, sessio
 from conftest import ONAIR, Onair, finish, make_clip, require
 from hlsjs import hlsjs_module, hlsjs_plays
 from test_webhooks import SECRET, assert_envelope, webhook_lines
-from webhook_receiver import Receiver
 
 ASSETS = "/video/v1/assets"
 PUBLIC = mux_python.PlaybackPolicy.PUBLIC
@@ -59,20 +58,6 @@ def servers():
         if os.path.ismount(server.recordings_dir):
             subprocess.run(["umount", "-l", str(server.recordings_dir)], check=False)
         shutil.rmtree(server.root, ignore_errors=True)
-
-
-@pytest.fixture
-def receivers():
-    made = []
-
-    def make(*args, **kwargs):
-        receiver = Receiver(*args, **kwargs)
-        made.append(receiver)
-        return receiver
-
-    yield make
-    for receiver in made:
-        receiver.close()
 
 
 def sdk(onair):

@@ -19,7 +19,6 @@ import requests
 
 from api_helpers import API, call, data, session
 from conftest import ONAIR, Onair, finish, free_port, make_clip, require, tls_certificate
-from webhook_receiver import Receiver
 
 SECRET = "whsec-e2e-0123456789abcdef"
 
@@ -56,20 +55,6 @@ def servers():
         if server.process and server.process.poll() is None:
             server.stop()
         shutil.rmtree(server.root, ignore_errors=True)
-
-
-@pytest.fixture
-def receivers():
-    made = []
-
-    def make(*args, **kwargs):
-        receiver = Receiver(*args, **kwargs)
-        made.append(receiver)
-        return receiver
-
-    yield make
-    for receiver in made:
-        receiver.close()
 
 
 def label(url):
