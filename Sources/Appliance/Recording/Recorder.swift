@@ -294,7 +294,7 @@ final class Recorder: SegmentRecorderFactory, Service {
         if let used = state.withLock({ $0.bytesOnDisk }), used + size > settings.maxBytes {
             return await stopAndWarn(recording, "recordings.max_bytes (\(settings.maxBytes) bytes) reached", type: "recording_limit_reached")
         }
-        let free = await BlockingWork.run { Self.freeBytes(settings.directory) }
+        let free = await BlockingWork.run { [root] in Self.freeBytes(root) }
         if let free, free - size < settings.minFreeBytes {
             return await stopAndWarn(recording, "the disk's free space would fall below recordings.min_free_bytes (\(settings.minFreeBytes) bytes)",
                                      type: "recording_disk_full")
@@ -382,7 +382,7 @@ final class Recorder: SegmentRecorderFactory, Service {
             }
             let settings = self.settings
             let used = state.withLock { $0.bytesOnDisk } ?? 0
-            let free = await BlockingWork.run { Self.freeBytes(settings.directory) }
+            let free = await BlockingWork.run { [root] in Self.freeBytes(root) }
             let result: Result<RenditionBuilder.Built, any Error>
             if used + asset.bytes > settings.maxBytes {
                 result = .failure(RenditionBuilder.Failure.noMedia("room: recordings.max_bytes (\(settings.maxBytes) bytes) would be passed"))
