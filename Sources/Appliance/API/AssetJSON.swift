@@ -18,9 +18,7 @@ struct AssetJSON: Encodable, Sendable {
 
     /// The JSON of `asset` as a webhook's `data`.
     static func webhookData(_ asset: Asset, warning: (type: String, message: String)? = nil) -> Data {
-        let encoder = JSONEncoder()
-        encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
-        return (try? encoder.encode(AssetJSON(asset, createdAtAsNumber: true, warning: warning))) ?? Data("{}".utf8)
+        LiveStreamJSON.webhookBody(AssetJSON(asset, createdAtAsNumber: true, warning: warning))
     }
 
     private enum Key: String, CodingKey {
@@ -89,8 +87,8 @@ struct AssetJSON: Encodable, Sendable {
         try c.encode(asset.mp4Support.rawValue, forKey: .mp4_support)
         let files = asset.staticRenditions.map { StaticRenditionJSON($0, asset: asset) }
         try c.encode(StaticRenditions(status: Self.renditionsStatus(asset.staticRenditions), files: files), forKey: .static_renditions)
-        let video = asset.tracks.first { $0.type == .video }
-        let shortSide = video.flatMap { track in track.maxWidth.flatMap { width in track.maxHeight.map { min(width, $0) } } }
+        let video = asset.video
+        let shortSide = video?.resolution.map { min($0.width, $0.height) }
         // Before the first segment nothing is known of the tracks: no tier is claimed.
         if !asset.tracks.isEmpty { try c.encode(Self.resolutionTier(shortSide: shortSide, hasVideo: video != nil), forKey: .resolution_tier) }
         let tier = Self.resolutionTier(shortSide: shortSide, hasVideo: true)
@@ -181,8 +179,8 @@ struct StaticRenditionJSON: Encodable, Sendable {
         ext = rendition.name == .audio ? "m4a" : "mp4"
         status = rendition.status.rawValue
         resolution = rendition.name == .audio ? "audio-only" : "highest"
-        let video = asset?.tracks.first { $0.type == .video }
-        let shortSide = video.flatMap { track in track.maxWidth.flatMap { width in track.maxHeight.map { min(width, $0) } } }
+        let video = asset?.video
+        let shortSide = video?.resolution.map { min($0.width, $0.height) }
         resolution_tier = rendition.name == .audio ? "audio-only"
             : asset.map { $0.tracks.isEmpty } ?? true ? nil : AssetJSON.resolutionTier(shortSide: shortSide, hasVideo: video != nil)
         width = rendition.width
@@ -195,8 +193,6 @@ struct StaticRenditionJSON: Encodable, Sendable {
 
     /// The JSON of a rendition as a static-rendition webhook's `data`: as the API shows it, with `asset_id`.
     static func webhookData(_ rendition: Asset.StaticRendition, of asset: Asset) -> Data {
-        let encoder = JSONEncoder()
-        encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
-        return (try? encoder.encode(StaticRenditionJSON(rendition, asset: asset, assetID: asset.id))) ?? Data("{}".utf8)
+        LiveStreamJSON.webhookBody(StaticRenditionJSON(rendition, asset: asset, assetID: asset.id))
     }
 }

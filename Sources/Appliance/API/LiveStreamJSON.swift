@@ -20,9 +20,14 @@ struct LiveStreamJSON: Encodable, Sendable {
 
     /// The JSON of `stream` as a webhook's `data`.
     static func webhookData(_ stream: LiveStream) -> Data {
+        webhookBody(LiveStreamJSON(stream, createdAtAsNumber: true))
+    }
+
+    /// A webhook's `data` as every object's is written: sorted keys, slashes unescaped.
+    static func webhookBody<T: Encodable>(_ value: T) -> Data {
         let encoder = JSONEncoder()
         encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
-        return (try? encoder.encode(LiveStreamJSON(stream, createdAtAsNumber: true))) ?? Data("{}".utf8)
+        return (try? encoder.encode(value)) ?? Data("{}".utf8)
     }
 
     private enum Key: String, CodingKey {

@@ -19,6 +19,12 @@ struct Asset: Sendable, Equatable {
         var maxHeight: Int?
         var maxFrameRate: Double?
         var maxChannels: Int?
+
+        /// Width and height, when both are known.
+        var resolution: (width: Int, height: Int)? {
+            guard let maxWidth, let maxHeight else { return nil }
+            return (maxWidth, maxHeight)
+        }
     }
 
     /// One stretch of recorded content: from a publisher's first segment to its last (Mux
@@ -95,6 +101,9 @@ struct Asset: Sendable, Equatable {
     /// RFC 6381 codecs of the recording (EXT-X-STREAM-INF CODECS), and its highest segment bit rate.
     var codecs: String?
     var maxBitrate: Int?
+    /// The video track, if the recording has one.
+    var video: Track? { tracks.first { $0.type == .video } }
+
     /// Why recording stopped before the broadcast ended (disk limits), as `errors.messages`.
     var warning: String?
 }

@@ -30,10 +30,8 @@ struct AssetPlayback: Sendable {
                 variant = live
             }
         } else if let codecs = asset.codecs, let bandwidth = asset.maxBitrate, asset.duration != nil {
-            let video = asset.tracks.first { $0.type == .video }
-            variant = Variant(codecs: codecs, bandwidth: bandwidth, averageBandwidth: 0,
-                              resolution: video.flatMap { track in track.maxWidth.flatMap { width in track.maxHeight.map { (width, $0) } } },
-                              frameRate: video?.maxFrameRate)
+            variant = Variant(codecs: codecs, bandwidth: bandwidth, averageBandwidth: 0, resolution: asset.video?.resolution,
+                              frameRate: asset.video?.maxFrameRate)
         }
         guard let variant else { throw PlaybackError.assetPreparing }
         let media = asset.bytes - asset.staticRenditions.reduce(Int64(0)) { $0 + ($1.fileSize ?? 0) }

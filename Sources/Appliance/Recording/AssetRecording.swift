@@ -92,7 +92,7 @@ final class AssetRecording: SegmentRecorder {
                 if track.type == .video {
                     progress.videoTrackID = track.id
                     progress.variant = Variant(codecs: stored.codecs ?? "", bandwidth: 0, averageBandwidth: 0,
-                                               resolution: track.maxWidth.flatMap { width in track.maxHeight.map { (width, $0) } },
+                                               resolution: track.resolution,
                                                frameRate: track.maxFrameRate)
                 } else {
                     progress.audioTrackID = track.id

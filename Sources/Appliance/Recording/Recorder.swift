@@ -385,9 +385,9 @@ final class Recorder: SegmentRecorderFactory, Service {
             let free = await BlockingWork.run { [root] in Self.freeBytes(root) }
             let result: Result<RenditionBuilder.Built, any Error>
             if used + asset.bytes > settings.maxBytes {
-                result = .failure(RenditionBuilder.Failure.noMedia("room: recordings.max_bytes (\(settings.maxBytes) bytes) would be passed"))
+                result = .failure(RenditionBuilder.Failure.noRoom("recordings.max_bytes (\(settings.maxBytes) bytes) would be passed"))
             } else if let free, free - asset.bytes < settings.minFreeBytes {
-                result = .failure(RenditionBuilder.Failure.noMedia("room: the disk's free space would fall below recordings.min_free_bytes"))
+                result = .failure(RenditionBuilder.Failure.noRoom("the disk's free space would fall below recordings.min_free_bytes"))
             } else {
                 let started = ContinuousClock.now
                 result = await BlockingWork.run {
@@ -497,7 +497,6 @@ final class Recorder: SegmentRecorderFactory, Service {
     /// Free bytes for unprivileged users on the file system of `path` (nil when it cannot be asked).
     static func freeBytes(_ path: String) -> Int64? {
         var info = statvfs()
-        try? FileManager.default.createDirectory(atPath: path, withIntermediateDirectories: true)
         guard statvfs(path, &info) == 0 else { return nil }
         return Int64(info.f_bavail) * Int64(info.f_frsize)
     }

@@ -24,9 +24,11 @@ enum RenditionBuilder {
     enum Failure: Error, CustomStringConvertible {
         case noMedia(String)
         case unreadable(String)
+        case noRoom(String)
         var description: String {
             switch self {
             case .noMedia(let what): "the recording has no \(what)"
+            case .noRoom(let limit): "no room for it: \(limit)"
             case .unreadable(let what): "cannot read the recording: \(what)"
             }
         }
