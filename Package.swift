@@ -25,6 +25,7 @@ let applianceDependencies: [Target.Dependency] = [
     .product(name: "Metrics", package: "swift-metrics"),
     .product(name: "Prometheus", package: "swift-prometheus"),
     .product(name: "Crypto", package: "swift-crypto"),
+    .product(name: "CryptoExtras", package: "swift-crypto"),
     .product(name: "AsyncHTTPClient", package: "async-http-client"),
     .product(name: "CompressNIO", package: "compress-nio"),
     "CSystemd",
@@ -95,7 +96,8 @@ let package = Package(
                            .product(name: "NIOEmbedded", package: "swift-nio"),
                            .product(name: "NIOHTTPTypes", package: "swift-nio-extras"),
                            .product(name: "HummingbirdTesting", package: "hummingbird"),
-                           .product(name: "CompressNIO", package: "compress-nio")]
+                           .product(name: "CompressNIO", package: "compress-nio"),
+                           .product(name: "CryptoExtras", package: "swift-crypto")]
         ),
     ]),
     swiftLanguageModes: [.v6]

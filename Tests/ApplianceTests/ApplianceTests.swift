@@ -39,6 +39,7 @@ import Testing
         var config = Config()
         config.rtmp.listen = ListenAddress(host: "127.0.0.1", port: 0)
         config.http.listen = ListenAddress(host: "127.0.0.1", port: 0)
+        config.metrics.listen = ListenAddress(host: "127.0.0.1", port: 0)
         config.http.tlsCertificate = directory + "/tls.crt"
         config.http.tlsKey = directory + "/tls.key"
         config.hls.directory = directory + "/hls"

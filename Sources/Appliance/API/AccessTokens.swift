@@ -8,7 +8,10 @@ import Synchronization
 /// compared in constant time, so neither the comparison nor memory reveals a secret.
 final class AccessTokens: Sendable {
     enum Permission: Sendable, Hashable {
+        /// `video:read`, `video:write`: live streams, assets (and the deprecated `/video/v1/signing-keys`).
         case read, write
+        /// `system:read`, `system:write`: signing keys under `/system/v1`.
+        case systemRead, systemWrite
     }
 
     /// One credential as configured: an id, the secret or its SHA-256 (hex), the permissions.

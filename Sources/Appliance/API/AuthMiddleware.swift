@@ -1,16 +1,25 @@
 import Hummingbird
 
-/// HTTP Basic authentication for `/video/v1`: reads need `video:read` or `video:write`, anything
-/// else `video:write`. 401 without valid credentials, 403 when a read-only token writes.
+/// HTTP Basic authentication for `/video/v1` and `/system/v1`: reads need the scope's read or write
+/// permission (`video:read`/`video:write`, `system:read`/`system:write`), anything else its write
+/// permission. 401 without valid credentials, 403 when a token lacks the permission.
 struct AuthMiddleware<Context: RequestContext>: RouterMiddleware {
+    enum Scope: Sendable {
+        case video, system
+
+        var read: AccessTokens.Permission { self == .video ? .read : .systemRead }
+        var write: AccessTokens.Permission { self == .video ? .write : .systemWrite }
+    }
+
     let tokens: AccessTokens
+    var scope = Scope.video
 
     func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws -> Response {
         guard let permissions = tokens.permissions(authorization: request.headers[.authorization]) else {
             throw MuxError.unauthorized
         }
         let reading = request.method == .get || request.method == .head
-        guard permissions.contains(.write) || (reading && permissions.contains(.read)) else {
+        guard permissions.contains(scope.write) || (reading && permissions.contains(scope.read)) else {
             throw MuxError.forbidden
         }
         return try await next(request, context)

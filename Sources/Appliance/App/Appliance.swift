@@ -43,6 +43,7 @@ struct Appliance {
                                          settings: WebhookSettings(config), logger: logger)
         let journal = WebhookJournal(outbox: outbox, dispatcher: webhooks, logger: logger, payload: WebhookJournal.Payload.init)
         let playbackIDs = PlaybackDirectory(store: store)
+        let signing = PlaybackSigning(store: SigningKeyStore(store: store))
         let assets = AssetStore(store: store)
         let assetEvents = AssetEventLog(journal: journal, logger: logger) { playbackIDs.invalidate() }
         let recorder = Recorder(assets: assets, streams: store, events: assetEvents, settings: RecordingSettings(config.recordings), logger: logger)
@@ -65,10 +66,10 @@ struct Appliance {
                 + "\(playbackRequests.sinceLastRead()) playback requests since last status, \(JournalLogHandler.errors.count) errors"
                 + (backlog > 0 ? ", \(backlog) webhook events queued" : "")
         }
-        let readiness = Readiness(waitingFor: 2 + (config.http.plainListen == nil ? 1 : 2)) {
+        let readiness = Readiness(waitingFor: 3 + (config.http.plainListen == nil ? 1 : 2)) {
             logger.notice("onair ready", metadata: [
                 "startup": "\(ContinuousClock.now - started)", "https": "\(config.http.listen)",
-                "http": "\(config.http.plainListen.map { "\($0)" } ?? "off")",
+                "http": "\(config.http.plainListen.map { "\($0)" } ?? "off")", "metrics": "\(config.metrics.listen)",
                 "hls": "\(config.hls.directory)", "database": "\(config.storage.database)",
             ])
             notifier.ready(status: await status())
@@ -80,9 +81,9 @@ struct Appliance {
         hubBox.withLock { $0 = hub }
         let service = LiveStreamService(repository: store, hub: hub) { _ in playbackIDs.invalidate() }
         let rtmp = RTMPServer(settings: IngestSettings(config.rtmp), hub: hub, logger: logger) { _ in await readiness.up() }
-        let http = HTTPServers.make(config: config.http, .init(
+        let http = HTTPServers.make(config: config.http, metrics: config.metrics.listen, .init(
             store: store, service: service, packagers: packagers, assets: assets, assetService: assetService,
-            playbackIDs: playbackIDs, tokens: tokens, tls: tls,
+            playbackIDs: playbackIDs, tokens: tokens, signing: signing, tls: tls,
             metrics: metrics, playbackRequests: playbackRequests, logger: logger, onRunning: { await readiness.up() }))
 
         let stallLimit = TimeAmount.seconds(max(30, Int64(config.hls.segmentDuration * 10)))

@@ -9,9 +9,9 @@ import NIOSSL
 import Prometheus
 import ServiceLifecycle
 
-/// Builds the HTTPS server (API, playback, /healthz, /metrics; TLS 1.2+, reloadable certificate,
-/// HTTP/2 or HTTP/1.1 by ALPN) and
-/// the optional plain-HTTP server (playback and /healthz only: the API is never served without TLS).
+/// Builds the HTTPS server (API, playback, /healthz; TLS 1.2+, reloadable certificate, HTTP/2 or
+/// HTTP/1.1 by ALPN), the optional plain-HTTP server (playback and /healthz only: the API is never
+/// served without TLS) and the metrics server (plain HTTP, `/metrics` only, loopback by default).
 enum HTTPServers {
     typealias SecureRouter = Router<BasicRequestContext>
 
@@ -23,6 +23,7 @@ enum HTTPServers {
         var assetService: AssetService
         var playbackIDs: PlaybackDirectory
         var tokens: AccessTokens
+        var signing: PlaybackSigning
         var tls: TLSContexts
         var metrics: PrometheusCollectorRegistry
         var playbackRequests: RequestCounter
@@ -32,10 +33,14 @@ enum HTTPServers {
     }
 
     /// The servers (HTTPS, then plain HTTP if configured) and the HTTPS router.
-    static func make(config: Config.HTTP, _ dependencies: Dependencies) -> (servers: [any Service], secure: SecureRouter) {
+    static func make(config: Config.HTTP, metrics metricsListen: ListenAddress, _ dependencies: Dependencies)
+        -> (servers: [any Service], secure: SecureRouter)
+    {
         let playback = PlaybackController(directory: dependencies.playbackIDs, packagers: dependencies.packagers,
                                           requests: dependencies.playbackRequests, segments: SegmentCache(),
-                                          assets: AssetPlayback(assets: dependencies.assets, recorder: dependencies.assetService.recorder))
+                                          assets: AssetPlayback(assets: dependencies.assets, recorder: dependencies.assetService.recorder),
+                                          signing: dependencies.signing)
+        let signingKeys = SigningKeysController(signing: dependencies.signing)
         let api = LiveStreamsController(store: dependencies.store, service: dependencies.service, maxBodySize: config.maxBodySize)
         let assetsAPI = AssetsController(assets: dependencies.assets, service: dependencies.assetService, maxBodySize: config.maxBodySize)
         let requestTimeout = TimeAmount.milliseconds(Int64(config.requestTimeout * 1000))
@@ -46,7 +51,7 @@ enum HTTPServers {
                                                                ("http.response.status_code", String(status.code))]))
         }
         let fastPath = PlaylistFastPath.Source(directory: dependencies.playbackIDs, packagers: dependencies.packagers,
-                                               requests: dependencies.playbackRequests,
+                                               requests: dependencies.playbackRequests, signing: dependencies.signing,
                                                served: { status in served.first { $0.0 == status }?.1.increment() })
         let http1 = HTTP1Channel.Configuration(
             additionalChannelHandlers: [RequestDeadlineHandler(requestTimeout: requestTimeout, idleTimeout: idleTimeout),
@@ -62,10 +67,11 @@ enum HTTPServers {
         secure.add(middleware: MetricsMiddleware())
         secure.add(middleware: MuxErrorMiddleware())
         addHealth(to: secure)
-        MetricsRegistry.route(on: secure, registry: dependencies.metrics)
         let video = secure.group("video/v1").add(middleware: AuthMiddleware(tokens: dependencies.tokens))
         api.register(on: video)
         assetsAPI.register(on: video)
+        signingKeys.register(on: video)  // deprecated there, as on Mux
+        signingKeys.register(on: secure.group("system/v1").add(middleware: AuthMiddleware(tokens: dependencies.tokens, scope: .system)))
         playback.register(on: secure)
         var servers: [any Service] = [
             Application(router: secure, server: .limited(connections) { [tls = dependencies.tls] responder in
@@ -76,6 +82,14 @@ enum HTTPServers {
                         configuration: .init(address: .hostname(config.listen.host, port: config.listen.port), serverName: "onair"),
                         onServerRunning: { _ in await onRunning() }, logger: dependencies.logger),
         ]
+        let metrics = Router()
+        MetricsRegistry.route(on: metrics, registry: dependencies.metrics)
+        servers.append(Application(router: metrics, server: .limited(ConnectionCounter(limit: 64)) { responder in
+                                       HTTP1Channel(responder: responder, configuration: HTTP1Channel.Configuration(additionalChannelHandlers: [
+                                           RequestDeadlineHandler(requestTimeout: requestTimeout, idleTimeout: idleTimeout)]))
+                                   },
+                                   configuration: .init(address: .hostname(metricsListen.host, port: metricsListen.port), serverName: "onair"),
+                                   onServerRunning: { _ in await onRunning() }, logger: dependencies.logger))
         if let plainListen = config.plainListen {
             let plain = Router()
             plain.add(middleware: MetricsMiddleware())

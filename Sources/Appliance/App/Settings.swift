@@ -36,7 +36,14 @@ extension AccessTokens.Credential {
         case .plain(let text): .plain(text)
         case .sha256(let hex): .sha256(hex: hex)
         }
-        self.init(id: token.id, secret: secret, permissions: Set(token.permissions.map { $0 == .read ? .read : .write }))
+        self.init(id: token.id, secret: secret, permissions: Set(token.permissions.map { permission -> AccessTokens.Permission in
+            switch permission {
+            case .read: .read
+            case .write: .write
+            case .systemRead: .systemRead
+            case .systemWrite: .systemWrite
+            }
+        }))
     }
 }
 

@@ -47,6 +47,13 @@ struct Config: Sendable, Equatable {
         var idleTimeout = 60.0
     }
 
+    /// Prometheus metrics, on a plain-HTTP listener of their own (never the public HTTPS port: the
+    /// labels name every live stream).
+    struct Metrics: Sendable, Equatable {
+        /// Loopback by default, as node-exporter-style services do.
+        var listen = ListenAddress(host: "127.0.0.1", port: 9464)
+    }
+
     /// HLS packaging into tmpfs.
     struct HLS: Sendable, Equatable {
         /// Root of the per-stream directories.
@@ -90,6 +97,9 @@ struct Config: Sendable, Equatable {
         enum Permission: String, Sendable, Equatable, CaseIterable {
             case read = "video:read"
             case write = "video:write"
+            /// Signing keys (`/system/v1`), as Mux's System permissions.
+            case systemRead = "system:read"
+            case systemWrite = "system:write"
         }
         enum Secret: Sendable, Equatable {
             case plain(String)
@@ -134,6 +144,7 @@ struct Config: Sendable, Equatable {
 
     var rtmp = RTMP()
     var http = HTTP()
+    var metrics = Metrics()
     var hls = HLS()
     var recordings = Recordings()
     var storage = Storage()

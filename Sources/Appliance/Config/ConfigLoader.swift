@@ -60,7 +60,7 @@ enum ConfigLoader {
         var config = Config()
         guard let root else { return config }
         let top = try Section(root, path: "")
-        try top.only(["rtmp", "http", "hls", "recordings", "storage", "access_tokens", "access_tokens_file", "environment_name", "webhooks",
+        try top.only(["rtmp", "http", "metrics", "hls", "recordings", "storage", "access_tokens", "access_tokens_file", "environment_name", "webhooks",
                       "webhook_delivery"])
         config.environmentName = try top.string("environment_name").flatMap { $0.isEmpty ? nil : $0 }
         if let webhooks = top.node("webhooks") {
@@ -114,6 +114,10 @@ enum ConfigLoader {
             config.hls.maxBytesPerStream = Int64(try hls.int("max_bytes_per_stream", (1024 * 1024)...Int.max) ?? Int(config.hls.maxBytesPerStream))
             config.hls.partDuration = try hls.seconds("part_duration", 0.1...1) ?? config.hls.partDuration
             config.hls.maxHeldRequests = try hls.int("max_held_requests", 0...1_000_000) ?? config.hls.maxHeldRequests
+        }
+        if let metrics = try top.section("metrics") {
+            try metrics.only(["listen"])
+            config.metrics.listen = try metrics.address("listen") ?? config.metrics.listen
         }
         if let recordings = try top.section("recordings") {
             try recordings.only(["directory", "max_bytes", "min_free_bytes", "max_queued_bytes"])
@@ -209,7 +213,7 @@ enum ConfigLoader {
             }
             let permissions = try list.map { item -> Config.AccessToken.Permission in
                 guard let raw = item.string, let permission = Config.AccessToken.Permission(rawValue: raw) else {
-                    throw entry.error("permissions", "unknown permission '\(item.string ?? "?")' (use video:read or video:write)")
+                    throw entry.error("permissions", "unknown permission '\(item.string ?? "?")' (use video:read, video:write, system:read or system:write)")
                 }
                 return permission
             }

@@ -20,7 +20,8 @@ struct AssetPlayback: Sendable {
     let recorder: Recorder
     let fileIO = FileIO()
 
-    func multivariant(_ asset: String, playbackID: String, _ request: Request) async throws -> Response {
+    /// The multivariant playlist; `mediaPlaylist`: its variant's URI.
+    func multivariant(_ asset: String, mediaPlaylist: String, _ request: Request) async throws -> Response {
         guard let asset = try await assets.asset(id: asset) else { throw PlaybackError.notFound }
         var variant: Variant?
         if let recording = recorder.recording(of: asset.id) {
@@ -37,7 +38,7 @@ struct AssetPlayback: Sendable {
         let media = asset.bytes - asset.staticRenditions.reduce(Int64(0)) { $0 + ($1.fileSize ?? 0) }
         let average = asset.duration.map { Int((Double(media * 8) / max($0, 0.001)).rounded(.up)) }
         let playlist = MultivariantPlaylist(variants: [MultivariantPlaylist.Variant(
-            uri: "\(playbackID)/index.m3u8", bandwidth: variant.bandwidth, averageBandwidth: min(average ?? variant.bandwidth, variant.bandwidth),
+            uri: mediaPlaylist, bandwidth: variant.bandwidth, averageBandwidth: min(average ?? variant.bandwidth, variant.bandwidth),
             codecs: variant.codecs, width: variant.resolution?.width, height: variant.resolution?.height, frameRate: variant.frameRate)])
         return PlaybackController.respond(request, ByteBuffer(string: playlist.render()), contentType: PlaybackController.playlistType,
                                           cacheControl: "max-age=1")

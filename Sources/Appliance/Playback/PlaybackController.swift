@@ -14,10 +14,15 @@ import Media
 /// GET /{PLAYBACK_ID}/{init}.mp4        CMAF init sections from tmpfs
 /// GET /{PLAYBACK_ID}/{prefix}-pN.m4s   LL-HLS parts from memory; the hinted one is held until complete
 /// GET /{PLAYBACK_ID}/highest.mp4       an asset's static renditions (also audio.m4a), ?download=NAME
+/// GET /{PLAYBACK_ID}/t/{GRANT}/{file}  any of the files above, for a signed playback ID
 /// ```
-/// An asset's playback ID plays its recording (``AssetPlayback``). 404 for unknown playback IDs, 403
-/// for signed ones (signed playback does not exist yet). CORS open, HEAD and single byte ranges
-/// supported. The playback ID is resolved from memory.
+/// An asset's playback ID plays its recording (``AssetPlayback``). 404 for unknown playback IDs. A
+/// signed playback ID needs `?token=JWT` (``PlaybackSigning``): the multivariant playlist it opens
+/// names its media playlist under a grant path, so the playlist's relative URIs carry the grant to
+/// every segment and part; a media playlist asked for with a token is redirected there, and any
+/// file may also be fetched with the token itself. 403 (with the reason) without a valid token or
+/// grant, and for a token on a public playback ID (as Mux answers). CORS open, HEAD and single byte
+/// ranges supported. The playback ID is resolved from memory.
 struct PlaybackController: Sendable {
     let directory: PlaybackDirectory
     let packagers: PackagerFactory
@@ -27,6 +32,8 @@ struct PlaybackController: Sendable {
     let segments: SegmentCache
     /// Recordings, by their assets' playback IDs.
     let assets: AssetPlayback?
+    /// Tokens and grants of signed playback IDs.
+    let signing: PlaybackSigning
 
     static let playlistType = "application/vnd.apple.mpegurl"
 
@@ -38,35 +45,55 @@ struct PlaybackController: Sendable {
             router.on(":playback_id/:file", method: method) { request, context in
                 try await file(request, context)
             }
+            router.on(":playback_id/t/:grant/:file", method: method) { request, context in
+                try await file(request, context, grant: try context.parameters.require("grant"))
+            }
         }
     }
 
-    private func resolve(_ context: some RequestContext) async throws -> PlaybackDirectory.Entry {
+    /// The playback ID's entry once the request may open it, and the grant a signed ID was opened with.
+    private func resolve(_ request: Request, _ context: some RequestContext, grant: String? = nil) async throws
+        -> (entry: PlaybackDirectory.Entry, grant: PlaybackGrant?)
+    {
         requests.increment()
         let id = try context.parameters.require("playback_id")
         guard id.utf8.count <= 64, id.utf8.allSatisfy(Self.isAlphanumeric),
               let entry = try await directory.resolve(id) else { throw PlaybackError.notFound }
-        guard entry.playbackID.policy == .public else { throw PlaybackError.signed }
-        return entry
+        let token = request.uri.queryParameters.get("token")
+        switch entry.playbackID.policy {
+        case .public:
+            guard token == nil, grant == nil else { throw PlaybackError.forbidden("public playback IDs take no token") }
+            return (entry, nil)
+        case .signed:
+            return (entry, try await signing.authorize(playbackID: id, token: token, grant: grant))
+        }
+    }
+
+    /// Where a playback ID's media playlist is, relative to the multivariant playlist.
+    private func mediaBase(_ id: String, _ grant: PlaybackGrant?) throws -> String {
+        guard let grant else { return id }
+        guard let encoded = signing.encode(grant, playbackID: id) else { throw PlaybackError.unavailable }
+        return "\(id)/t/\(encoded)"
     }
 
     private func multivariant(_ request: Request, _ context: some RequestContext) async throws -> Response {
-        let entry = try await resolve(context)
+        let (entry, grant) = try await resolve(request, context)
+        let base = try mediaBase(entry.playbackID.id, grant)
         guard let stream = entry.liveStreamID else {
             guard case .asset(let asset) = entry.target, let assets else { throw PlaybackError.notFound }
-            return try await assets.multivariant(asset, playbackID: entry.playbackID.id, request)
+            return try await assets.multivariant(asset, mediaPlaylist: "\(base)/index.m3u8", request)
         }
         guard let variant = packagers.packager(liveStreamID: stream)?.variant else {
             throw PlaybackError.notActive
         }
         let playlist = MultivariantPlaylist(variants: [MultivariantPlaylist.Variant(
-            uri: "\(entry.playbackID.id)/index.m3u8", bandwidth: variant.bandwidth, averageBandwidth: variant.averageBandwidth,
+            uri: "\(base)/index.m3u8", bandwidth: variant.bandwidth, averageBandwidth: variant.averageBandwidth,
             codecs: variant.codecs, width: variant.resolution?.width, height: variant.resolution?.height, frameRate: variant.frameRate)])
         return Self.respond(request, ByteBuffer(string: playlist.render()), contentType: Self.playlistType, cacheControl: "max-age=1")
     }
 
-    private func file(_ request: Request, _ context: some RequestContext) async throws -> Response {
-        let entry = try await resolve(context)
+    private func file(_ request: Request, _ context: some RequestContext, grant grantText: String? = nil) async throws -> Response {
+        let (entry, grant) = try await resolve(request, context, grant: grantText)
         let name = try context.parameters.require("file")
         let isPlaylist = name == "index.m3u8"
         let kind = Self.mediaKind(name)
@@ -74,6 +101,10 @@ struct PlaybackController: Sendable {
                              && name.utf8.allSatisfy { Self.isAlphanumeric($0) || $0 == UInt8(ascii: "-") || $0 == UInt8(ascii: ".") }
                              && !name.hasPrefix(".")) else { throw PlaybackError.notFound }
         let reload = isPlaylist ? try Self.directives(request) : nil  // malformed directives: 400 for every playlist
+        if isPlaylist, let grant, grantText == nil {
+            // A token on the media playlist: on to its grant path, so that its relative URIs carry it.
+            return try redirect(request, to: "/\(try mediaBase(entry.playbackID.id, grant))/index.m3u8")
+        }
         guard let stream = entry.liveStreamID else {
             guard case .asset(let asset) = entry.target, let assets else { throw PlaybackError.notFound }
             return try await assets.file(asset, name: name, request, context: context)
@@ -100,6 +131,16 @@ struct PlaybackController: Sendable {
     }
 
     static let immutable = "public, max-age=31536000, immutable"
+
+    /// 302 to `path`, with the request's query but its token.
+    private func redirect(_ request: Request, to path: String) throws -> Response {
+        let query = request.uri.queryParameters.filter { $0.key != "token" }
+            .map { "\($0.key)=\($0.value.addingPercentEncoding(withAllowedCharacters: .alphanumerics) ?? "")" }
+        var headers = Self.headers(contentType: Self.playlistType, cacheControl: "no-store")
+        headers[.location] = path + (query.isEmpty ? "" : "?" + query.joined(separator: "&"))
+        headers[.contentLength] = "0"
+        return Response(status: .found, headers: headers)
+    }
 
     /// A live media playlist: LL-HLS directives honoured (blocking reload, delta update; §6.2.5).
     /// Blocking answers have unique URLs and may be cached for six target durations, others for half

@@ -9,8 +9,11 @@ enum PlaybackError: HTTPResponseError, Equatable {
     case notActive
     /// The asset has no media yet (its broadcast's first segments are still coming).
     case assetPreparing
-    /// A signed playback ID (signed playback does not exist yet).
-    case signed
+    /// A signed playback ID without a valid token or grant, or a public one given a token; the reason
+    /// says which claim or part failed (never key material).
+    case forbidden(String)
+    /// The signing keys could not be read (the database is unavailable).
+    case unavailable
     /// LL-HLS delivery directives that cannot be honoured (RFC 8216bis §6.2.5.2: 400).
     case badDirective(String)
     /// A held request whose part did not appear within three target durations (§6.2.5.2: 503).
@@ -20,7 +23,8 @@ enum PlaybackError: HTTPResponseError, Equatable {
         switch self {
         case .notFound: .notFound
         case .notActive, .assetPreparing: .preconditionFailed
-        case .signed: .forbidden
+        case .forbidden: .forbidden
+        case .unavailable: .serviceUnavailable
         case .badDirective: .badRequest
         case .holdTimedOut: .serviceUnavailable
         }
@@ -31,7 +35,8 @@ enum PlaybackError: HTTPResponseError, Equatable {
         case .notFound: "not_found"
         case .notActive: "stream_not_active"
         case .assetPreparing: "asset_not_ready"
-        case .signed: "forbidden"
+        case .forbidden: "forbidden"
+        case .unavailable: "service_unavailable"
         case .badDirective: "invalid_parameters"
         case .holdTimedOut: "service_unavailable"
         }
@@ -42,7 +47,8 @@ enum PlaybackError: HTTPResponseError, Equatable {
         case .notFound: "The requested resource either doesn't exist or you don't have access to it."
         case .notActive: "The live stream is not active"
         case .assetPreparing: "The asset has no media yet"
-        case .signed: "Signed playback is not supported yet"
+        case .forbidden(let reason): reason
+        case .unavailable: "Signed playback is unavailable for a moment; try again"
         case .badDirective(let reason): reason
         case .holdTimedOut: "The requested part did not appear within three target durations; the publisher may have stalled"
         }

@@ -6,7 +6,8 @@ import NIOHTTPTypes
 
 /// The hot path of playback, on the event loop: `GET /{PLAYBACK_ID}/index.m3u8` of a live, public,
 /// playable stream — plain, or with LL-HLS directives (`_HLS_msn`, `_HLS_part`, `_HLS_skip`) only —
-/// is answered here with the bytes, status and headers ``PlaybackController`` would send (and counted
+/// (and of a signed one under a valid grant path, `/{PLAYBACK_ID}/t/{GRANT}/index.m3u8`, checked here
+/// by its MAC) is answered here with the bytes, status and headers ``PlaybackController`` would send (and counted
 /// in `hb.requests` the same way, though not in the request-duration histogram), without a
 /// Swift task, the router or the middleware; a blocking reload is held here (a callback and a timer
 /// on this event loop) and answered the moment its part is published. Profiling showed the task, the
@@ -30,6 +31,8 @@ final class PlaylistFastPath: ChannelDuplexHandler, RemovableChannelHandler {
         let directory: PlaybackDirectory
         let packagers: PackagerFactory
         let requests: RequestCounter
+        /// Grants of signed playback IDs.
+        let signing: PlaybackSigning
         /// Counted as the router's requests of the same route are (`hb.requests` by status).
         let served: @Sendable (HTTPResponse.Status) -> Void
     }
@@ -123,10 +126,11 @@ final class PlaylistFastPath: ChannelDuplexHandler, RemovableChannelHandler {
 
     /// The request, when it is one the fast path serves.
     private func playlist(for request: HTTPRequest) -> Playlist? {
-        guard request.method == .get, let path = request.path, let (id, query) = Self.split(path),
+        guard request.method == .get, let path = request.path, let (id, grant, query) = Self.split(path),
               request.headerFields[.range] == nil, !Self.changesTheConnection(request.headerFields[.connection]),
               let directives = Self.directives(query),
-              let entry = source.directory.cached(id), entry.playbackID.policy == .public, let stream = entry.liveStreamID,
+              let entry = source.directory.cached(id), let stream = entry.liveStreamID,
+              entry.playbackID.policy == .public ? grant == nil : grant.map({ source.signing.grantIsValid($0, playbackID: id) }) ?? false,
               let packager = source.packagers.packager(liveStreamID: stream) else { return nil }
         let lowLatency = packager.serverControl != nil
         let playlist = Playlist(packager: packager, reload: lowLatency ? directives.reload : nil, delta: lowLatency && directives.skip,
@@ -232,20 +236,26 @@ final class PlaylistFastPath: ChannelDuplexHandler, RemovableChannelHandler {
         return header.split(separator: ",").contains { $0.trimmingCharacters(in: .whitespaces).lowercased() != "keep-alive" }
     }
 
-    /// `(ID, query)` of `/ID/index.m3u8[?query]` (ID: letters and digits, at most 64), else nil.
-    static func split(_ path: String) -> (id: String, query: Substring)? {
+    /// `(ID, GRANT, query)` of `/ID/index.m3u8[?query]` or `/ID/t/GRANT/index.m3u8[?query]` (ID:
+    /// letters and digits, at most 64; GRANT without a slash), else nil.
+    static func split(_ path: String) -> (id: String, grant: String?, query: Substring)? {
         let question = path.utf8.firstIndex(of: UInt8(ascii: "?"))
         let query = question.map { path[path.index(after: $0)...] } ?? ""
         var route = String(question.map { path[..<$0] } ?? path[...])
-        let id = route.withUTF8 { bytes -> String? in
+        let parts = route.withUTF8 { bytes -> (String, String?)? in
             let suffix = 11  // "/index.m3u8"
-            guard bytes.count > suffix + 1, bytes.count <= suffix + 65, bytes[0] == UInt8(ascii: "/"),
+            guard bytes.count > suffix + 1, bytes.count <= suffix + 68 + PlaybackGrant.maximumLength, bytes[0] == UInt8(ascii: "/"),
                   bytes[(bytes.count - suffix)...].elementsEqual("/index.m3u8".utf8) else { return nil }
-            let id = UnsafeBufferPointer(rebasing: bytes[1..<(bytes.count - suffix)])
-            guard id.allSatisfy(PlaybackController.isAlphanumeric) else { return nil }
-            return String(decoding: id, as: UTF8.self)
+            let rest = UnsafeBufferPointer(rebasing: bytes[1..<(bytes.count - suffix)])
+            let idEnd = rest.firstIndex(of: UInt8(ascii: "/")) ?? rest.endIndex
+            guard idEnd > 0, idEnd <= 64, rest[..<idEnd].allSatisfy(PlaybackController.isAlphanumeric) else { return nil }
+            let id = String(decoding: rest[..<idEnd], as: UTF8.self)
+            guard idEnd < rest.endIndex else { return (id, nil) }
+            let grant = rest[idEnd...].dropFirst(3)
+            guard rest[idEnd...].starts(with: "/t/".utf8), !grant.isEmpty, !grant.contains(UInt8(ascii: "/")) else { return nil }
+            return (id, String(decoding: grant, as: UTF8.self))
         }
-        return id.map { ($0, query) }
+        return parts.map { ($0.0, $0.1, query) }
     }
 
     /// The LL-HLS directives of a query in any order; nil when it has anything else (or a bad value:

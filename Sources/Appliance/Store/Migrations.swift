@@ -115,6 +115,20 @@ extension LiveStreamStore {
                 t.column("sequence", .integer).notNull()
             }
         }
+        migrator.registerMigration("v6: signing keys and the playback grant secret") { db in
+            // Only the public half of a signing key is kept (PEM, SubjectPublicKeyInfo).
+            try db.create(table: "signing_key") { t in
+                t.primaryKey("id", .text)
+                t.column("created_at", .integer).notNull()
+                t.column("public_key", .text).notNull()
+                t.column("sequence", .integer).notNull()
+            }
+            // Secrets the appliance makes for itself on first use (the playback grant key).
+            try db.create(table: "appliance_secret") { t in
+                t.primaryKey("name", .text)
+                t.column("value", .blob).notNull()
+            }
+        }
         return migrator
     }
 }

@@ -36,7 +36,9 @@ import Testing
 
     func channel(_ factory: PackagerFactory, _ directory: PlaybackDirectory, _ counter: RequestCounter) throws -> EmbeddedChannel {
         let channel = EmbeddedChannel()
-        let source = PlaylistFastPath.Source(directory: directory, packagers: factory, requests: counter, served: { _ in })
+        // Never loaded here (no database is opened): grants are refused, and the router is asked.
+        let signing = PlaybackSigning(store: SigningKeyStore(store: LiveStreamStore(path: root + "/never.sqlite")))
+        let source = PlaylistFastPath.Source(directory: directory, packagers: factory, requests: counter, signing: signing, served: { _ in })
         try channel.pipeline.syncOperations.addHandler(PlaylistFastPath(source: source))
         return channel
     }
@@ -91,7 +93,7 @@ import Testing
         #expect(lengths[0] < lengths[1])
     }
 
-    @Test(arguments: ["/pub/index.m3u8?token=x", "/pub/index.m3u8?_HLS_msn=x", "/sig/index.m3u8", "/nope/index.m3u8", "/pub/seg.ts", "/pub.m3u8", "/healthz", "/pub/index.m3u8x"])
+    @Test(arguments: ["/pub/index.m3u8?token=x", "/pub/index.m3u8?_HLS_msn=x", "/sig/index.m3u8", "/sig/t/1.k.AAAA/index.m3u8", "/pub/t/1.k.AAAA/index.m3u8", "/nope/index.m3u8", "/pub/seg.ts", "/pub.m3u8", "/healthz", "/pub/index.m3u8x"])
     func everythingElseGoesOnToTheRouter(path: String) async throws {
         defer { try? FileManager.default.removeItem(atPath: root) }
         let (factory, directory, counter) = try await fixture()
@@ -193,5 +195,13 @@ import Testing
                       ("/abc/index.m3u8?x", "abc"), ("abc/index.m3u8", nil), ("/" + String(repeating: "a", count: 65) + "/index.m3u8", nil)] as [(String, String?)])
     func playbackIDsAreLettersAndDigits(path: String, id: String?) {
         #expect(PlaylistFastPath.split(path)?.id == id)
+    }
+
+    @Test(arguments: [("/abc/t/1.k.m/index.m3u8", "abc", "1.k.m"), ("/abc/index.m3u8", "abc", nil), ("/abc/t//index.m3u8", nil, nil),
+                      ("/abc/x/g/index.m3u8", nil, nil), ("/abc/t/a/b/index.m3u8", nil, nil), ("/abc/tg/index.m3u8", nil, nil)]
+          as [(String, String?, String?)])
+    func grantPathsAreSplitToo(path: String, id: String?, grant: String?) {
+        let split = PlaylistFastPath.split(path)
+        #expect(split?.id == id && split?.grant == grant)
     }
 }

@@ -1,0 +1,124 @@
+import Crypto
+import CryptoExtras
+import Foundation
+import Synchronization
+
+/// Signing keys and signed playback (reference/mux-api.md §4): keys are made here (swift-crypto's
+/// RSA, on NIO's thread pool), their public halves kept in the store and in memory; a playback
+/// request for a signed playback ID is let through on a valid token (``PlaybackToken``) or on the
+/// grant one led to (``PlaybackGrant``).
+///
+/// Verified tokens are cached (bounded), so a player polling with one token costs one RSA
+/// verification, not one per request; the claims are still checked every time, and a deleted key is
+/// gone from memory before its deletion is answered, so its tokens and grants stop working at once.
+final class PlaybackSigning: Sendable {
+    private struct Loaded: Sendable {
+        var keys: [String: _RSA.Signing.PublicKey]
+        var secret: SymmetricKey
+    }
+
+    private let store: SigningKeyStore
+    private let state = Mutex<Loaded?>(nil)
+    /// Tokens whose signature checked out, by their text.
+    private let verified = Mutex<[String: PlaybackToken]>([:])
+    private let clock: @Sendable () -> Double
+
+    static let maximumCachedTokens = 10_000
+
+    /// `clock`: Unix seconds.
+    init(store: SigningKeyStore, clock: @escaping @Sendable () -> Double = { Date().timeIntervalSince1970 }) {
+        self.store = store
+        self.clock = clock
+    }
+
+    /// The keys and the grant secret, read from the store the first time.
+    private func loaded() async throws -> Loaded {
+        if let loaded = state.withLock({ $0 }) { return loaded }
+        let keys = try await store.all()
+        let secret = try await store.secret(named: "playback_grant") { SymmetricKey(size: .bits256).withUnsafeBytes { Data($0) } }
+        var parsed: [String: _RSA.Signing.PublicKey] = [:]
+        for key in keys { parsed[key.id] = try? _RSA.Signing.PublicKey(pemRepresentation: key.publicKeyPEM) }
+        let fresh = Loaded(keys: parsed, secret: SymmetricKey(data: secret))
+        return state.withLock { state in
+            if let state { return state }
+            state = fresh
+            return fresh
+        }
+    }
+
+    // MARK: Keys
+
+    /// A new key: its record and the private key (PEM, PKCS#1), which is not kept.
+    func create() async throws -> (key: SigningKey, privateKeyPEM: String) {
+        _ = try await loaded()
+        let privateKey = try await BlockingWork.run { try _RSA.Signing.PrivateKey(keySize: .bits2048) }
+        let key = SigningKey(id: Identifier.opaque(), createdAt: Int64(clock()), publicKeyPEM: privateKey.publicKey.pemRepresentation)
+        try await store.create(key)
+        state.withLock { $0?.keys[key.id] = privateKey.publicKey }
+        return (key, privateKey.pemRepresentation)
+    }
+
+    /// Whether the key existed; its tokens and grants are refused from now on.
+    func delete(id: String) async throws -> Bool {
+        _ = try await loaded()
+        let deleted = try await store.delete(id: id)
+        state.withLock { _ = $0?.keys.removeValue(forKey: id) }
+        return deleted
+    }
+
+    func key(id: String) async throws -> SigningKey? { try await store.key(id: id) }
+
+    func keys(limit: Int, page: Int) async throws -> [SigningKey] { try await store.keys(limit: limit, page: page) }
+
+    // MARK: Playback
+
+    /// Lets a request for a signed playback ID through on a token (`?token=`) or a grant (the
+    /// `/t/{GRANT}/` path component), and returns the grant that carries it on. `audience`: `v` for
+    /// playlists, segments and renditions.
+    func authorize(playbackID: String, token: String?, grant: String?, audience: String = "v") async throws(PlaybackError) -> PlaybackGrant {
+        let loaded: Loaded
+        do { loaded = try await self.loaded() } catch { throw .unavailable }
+        let now = clock()
+        if let grant {
+            guard let granted = PlaybackGrant.verify(grant, playbackID: playbackID, secret: loaded.secret) else {
+                throw .forbidden("the playback grant in this URL is not valid; start again from the multivariant playlist with a token")
+            }
+            guard Double(granted.expires) >= now else { throw .forbidden(PlaybackToken.Failure.expired.description) }
+            guard loaded.keys[granted.keyID] != nil else { throw .forbidden(PlaybackToken.Failure.unknownKey.description) }
+            return granted
+        }
+        guard let token else { throw .forbidden(PlaybackToken.Failure.missing.description) }
+        do throws(PlaybackToken.Failure) {
+            let claims: PlaybackToken
+            if let cached = verified.withLock({ $0[token] }) {
+                claims = cached
+            } else {
+                claims = try PlaybackToken.verify(token) { loaded.keys[$0] }
+                verified.withLock { cache in
+                    if cache.count >= Self.maximumCachedTokens { cache.removeAll(keepingCapacity: true) }
+                    cache[token] = claims
+                }
+            }
+            guard currentKeys()[claims.keyID] != nil else { throw .unknownKey }
+            try claims.check(playbackID: playbackID, audience: audience, now: now)
+            return PlaybackGrant(expires: Int64((claims.expires + PlaybackToken.clockSkew).rounded(.down)), keyID: claims.keyID)
+        } catch {
+            throw .forbidden(error.description)
+        }
+    }
+
+    /// The grant's path component for `playbackID`, once keys are loaded (``authorize`` loads them).
+    func encode(_ grant: PlaybackGrant, playbackID: String) -> String? {
+        state.withLock { $0 }.map { grant.encoded(playbackID: playbackID, secret: $0.secret) }
+    }
+
+    /// Whether `grant` lets `playbackID` be played now, without waiting: false when the keys are not
+    /// loaded yet (the caller then goes the way that loads them). For the playlist fast path.
+    func grantIsValid(_ grant: String, playbackID: String) -> Bool {
+        guard let loaded = state.withLock({ $0 }), let granted = PlaybackGrant.verify(grant, playbackID: playbackID, secret: loaded.secret)
+        else { return false }
+        return Double(granted.expires) >= clock() && loaded.keys[granted.keyID] != nil
+    }
+
+    private func currentKeys() -> [String: _RSA.Signing.PublicKey] { state.withLock { $0?.keys ?? [:] } }
+}
