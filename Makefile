@@ -50,7 +50,7 @@ run: build
 	@[ -f .run/tls/dev.crt ] || openssl req -x509 -newkey rsa:2048 -nodes -days 365 -subj /CN=localhost \
 	  -addext subjectAltName=DNS:localhost,IP:127.0.0.1 -keyout .run/tls/dev.key -out .run/tls/dev.crt 2>/dev/null
 	@[ -f $(RUN_CONFIG) ] || { cp $(DEV_CONFIG) $(RUN_CONFIG) && \
-	  printf 'access_tokens:\n  - id: dev\n    secret: %s\n    permissions: [video:write]\n' "$$(openssl rand -hex 24)" >> $(RUN_CONFIG); }
+	  printf 'access_tokens:\n  - id: dev\n    secret: %s\n    permissions: [video:write, system:write]\n' "$$(openssl rand -hex 24)" >> $(RUN_CONFIG); }
 	@$(ONAIR) check-config --config $(RUN_CONFIG) >/dev/null
 	@id=$$($(ONAIR) streams list --config $(RUN_CONFIG) --json | $(PYTHON) -c 'import json,sys; s=json.load(sys.stdin); print(s[0]["id"] if s else "")'); \
 	if [ -z "$$id" ]; then id=$$($(ONAIR) streams create --record --config $(RUN_CONFIG) --json | $(PYTHON) -c 'import json,sys; print(json.load(sys.stdin)["id"])'); fi; \
@@ -72,6 +72,10 @@ run: build
 	echo "  curl -k -u dev:$$secret https://127.0.0.1:8443/video/v1/assets?live_stream_id=$$id"; \
 	echo "  then play https://127.0.0.1:8443/<asset playback id>.m3u8 (DVR while live, VOD after); streams made with"; \
 	echo "  new_asset_settings.static_renditions [{\"resolution\":\"highest\"}] also get /<asset playback id>/highest.mp4"; \
+	echo "signed playback: make a signing key, then a stream with a signed playback ID, and play it with an RS256 JWT"; \
+	echo "  (sub: the playback ID, aud: v, exp, kid: the key's id) as ?token=: docs/signing.md"; \
+	echo "  curl -k -u dev:$$secret -X POST https://127.0.0.1:8443/system/v1/signing-keys"; \
+	echo "metrics (Prometheus, loopback only): curl http://127.0.0.1:9464/metrics"; \
 	echo "webhooks: add {url, signing_secret} under webhooks: in $(RUN_CONFIG) (docs/webhooks.md), restart or kill -HUP,"; \
 	echo "  then $(ONAIR) webhooks test --config $(RUN_CONFIG)"; echo
 	exec $(ONAIR) serve --config $(RUN_CONFIG)

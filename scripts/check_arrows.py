@@ -15,10 +15,11 @@ from pathlib import Path
 # a -> [b...]: a may use b. Folders not listed may use nothing but themselves.
 APPLIANCE = {
     "App": "*",
-    "API": ["Store", "Streams", "Recording", "Domain", "Observability", "Support"],
+    "API": ["Store", "Streams", "Recording", "Signing", "Domain", "Observability", "Support"],
     "Ingest": ["Streams", "Domain", "Observability", "Support"],
     "Packaging": ["Streams", "Domain", "Observability", "Support"],
-    "Playback": ["Store", "Packaging", "Recording", "Domain", "Observability", "Support"],
+    "Playback": ["Store", "Packaging", "Recording", "Signing", "Domain", "Observability", "Support"],
+    "Signing": ["Store", "Domain", "Support"],
     "Recording": ["Packaging", "Streams", "Store", "Domain", "Observability", "Support"],
     "Streams": ["Domain", "Observability", "Support"],
     "Webhooks": ["Store", "Streams", "Domain", "Observability", "Support"],

@@ -107,6 +107,7 @@ class Onair:
         self.rtmp_port = free_port()
         self.https_port = free_port()
         self.http_port = free_port()
+        self.metrics_port = free_port()
         self.hls_dir = root / "hls"
         self.config = root / "onair.yaml"
         self.certificate, self.key = tls_certificate()
@@ -128,10 +129,12 @@ class Onair:
             "  tls:",
             f"    certificate: {self.certificate}",
             f"    key: {self.key}",
+            "metrics:",
+            f'  listen: "127.0.0.1:{self.metrics_port}"',
             "access_tokens:",
             f"  - id: {self.write_token[0]}",
             f"    secret: {self.write_token[1]}",
-            "    permissions: [video:write]",
+            "    permissions: [video:write, system:write]",
             f"  - id: {self.read_token[0]}",
             f"    secret_sha256: {read_hash}",
             "    permissions: [video:read]",
@@ -153,7 +156,7 @@ class Onair:
         self.process = subprocess.Popen([ONAIR, "serve", "--config", str(self.config), "--log-level", "debug"],
                                         stdout=self.log, stderr=subprocess.STDOUT)
         deadline = time.monotonic() + 20
-        waiting = [self.rtmp_port, self.https_port, self.http_port]
+        waiting = [self.rtmp_port, self.https_port, self.http_port, self.metrics_port]
         while waiting and time.monotonic() < deadline:
             assert self.process.poll() is None, f"onair exited early:\n{self.log_text()}"
             try:
@@ -168,6 +171,11 @@ class Onair:
     def base_url(self):
         """HTTPS base of the API and playback."""
         return f"https://127.0.0.1:{self.https_port}"
+
+    @property
+    def metrics_url(self):
+        """Prometheus metrics (plain HTTP, loopback, a listener of its own)."""
+        return f"http://127.0.0.1:{self.metrics_port}/metrics"
 
     @property
     def plain_url(self):

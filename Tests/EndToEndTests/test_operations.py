@@ -147,7 +147,7 @@ def test_metrics_pass_promtool_and_logs_hold_no_secrets(onair):
     session(onair, ("nobody", "wrong-secret-123")).get(onair.base_url + "/video/v1/live-streams", timeout=5)
     s.post(onair.base_url + f"/video/v1/live-streams/{stream['id']}/reset-stream-key", timeout=5)
 
-    response = requests.get(onair.base_url + "/metrics", verify=str(onair.certificate), timeout=5)
+    response = requests.get(onair.metrics_url, timeout=5)
     assert response.status_code == 200 and response.headers["content-type"].startswith("text/plain")
     text = response.text
     check = subprocess.run([promtool, "check", "metrics"], input=text, capture_output=True, text=True, timeout=30)

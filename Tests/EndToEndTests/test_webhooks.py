@@ -67,7 +67,7 @@ def metric(onair, name, **labels):
     """The value of one sample of /metrics (0 when absent); `endpoint=` takes the URL."""
     if "endpoint" in labels:
         labels["endpoint"] = label(labels["endpoint"])
-    text = requests.get(f"{onair.base_url}/metrics", verify=str(onair.certificate), timeout=5).text
+    text = requests.get(onair.metrics_url, timeout=5).text
     for line in text.splitlines():
         if line.startswith(name + "{") or line.startswith(name + " "):
             if all(f'{k}="{v}"' in line for k, v in labels.items()):

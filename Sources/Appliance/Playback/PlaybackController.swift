@@ -57,7 +57,7 @@ struct PlaybackController: Sendable {
     {
         requests.increment()
         let id = try context.parameters.require("playback_id")
-        guard id.utf8.count <= 64, id.utf8.allSatisfy(Self.isAlphanumeric),
+        guard id.utf8.count <= 64, id.utf8.allSatisfy(ASCII.isAlphanumeric),
               let entry = try await directory.resolve(id) else { throw PlaybackError.notFound }
         let token = request.uri.queryParameters.get("token")
         switch entry.playbackID.policy {
@@ -65,7 +65,13 @@ struct PlaybackController: Sendable {
             guard token == nil, grant == nil else { throw PlaybackError.forbidden("public playback IDs take no token") }
             return (entry, nil)
         case .signed:
-            return (entry, try await signing.authorize(playbackID: id, token: token, grant: grant))
+            do {
+                return (entry, try await signing.authorize(playbackID: id, token: token, grant: grant))
+            } catch .forbidden(let reason) {
+                throw PlaybackError.forbidden(reason)
+            } catch .unavailable {
+                throw PlaybackError.unavailable
+            }
         }
     }
 
@@ -98,7 +104,7 @@ struct PlaybackController: Sendable {
         let isPlaylist = name == "index.m3u8"
         let kind = Self.mediaKind(name)
         guard isPlaylist || ((kind != nil || Asset.StaticRendition.Name(rawValue: name) != nil) && name.utf8.count <= 64
-                             && name.utf8.allSatisfy { Self.isAlphanumeric($0) || $0 == UInt8(ascii: "-") || $0 == UInt8(ascii: ".") }
+                             && name.utf8.allSatisfy { ASCII.isAlphanumeric($0) || $0 == UInt8(ascii: "-") || $0 == UInt8(ascii: ".") }
                              && !name.hasPrefix(".")) else { throw PlaybackError.notFound }
         let reload = isPlaylist ? try Self.directives(request) : nil  // malformed directives: 400 for every playlist
         if isPlaylist, let grant, grantText == nil {
@@ -233,12 +239,6 @@ struct PlaybackController: Sendable {
         return Response(status: status, headers: headers, body: .init(byteBuffer: body))
     }
 
-    /// ASCII letters and digits: playback IDs and segment names use nothing else (checked on bytes,
-    /// not Characters, which would consult Unicode tables on every request).
-    static func isAlphanumeric(_ byte: UInt8) -> Bool {
-        (UInt8(ascii: "a")...UInt8(ascii: "z")).contains(byte) || (UInt8(ascii: "A")...UInt8(ascii: "Z")).contains(byte)
-            || (UInt8(ascii: "0")...UInt8(ascii: "9")).contains(byte)
-    }
 
     /// Parses `bytes=a-b`, `bytes=a-` or `bytes=-n` against a file of `size` bytes (RFC 9110 §14.1.2).
     static func byteRange(_ header: String, size: Int) -> ClosedRange<Int>? {

@@ -248,7 +248,7 @@ final class PlaylistFastPath: ChannelDuplexHandler, RemovableChannelHandler {
                   bytes[(bytes.count - suffix)...].elementsEqual("/index.m3u8".utf8) else { return nil }
             let rest = UnsafeBufferPointer(rebasing: bytes[1..<(bytes.count - suffix)])
             let idEnd = rest.firstIndex(of: UInt8(ascii: "/")) ?? rest.endIndex
-            guard idEnd > 0, idEnd <= 64, rest[..<idEnd].allSatisfy(PlaybackController.isAlphanumeric) else { return nil }
+            guard idEnd > 0, idEnd <= 64, rest[..<idEnd].allSatisfy(ASCII.isAlphanumeric) else { return nil }
             let id = String(decoding: rest[..<idEnd], as: UTF8.self)
             guard idEnd < rest.endIndex else { return (id, nil) }
             let grant = rest[idEnd...].dropFirst(3)

@@ -32,7 +32,7 @@ struct PlaybackGrant: Sendable, Equatable {
         guard text.utf8.count <= maximumLength else { return nil }
         let parts = text.split(separator: ".", omittingEmptySubsequences: false)
         guard parts.count == 3, parts[0].utf8.count <= 12, let expires = Int64(parts[0]), expires >= 0,
-              !parts[1].isEmpty, parts[1].utf8.allSatisfy(PlaybackController.isAlphanumeric),
+              !parts[1].isEmpty, parts[1].utf8.allSatisfy(ASCII.isAlphanumeric),
               let code = PlaybackToken.base64URL(parts[2]), code.count == SHA256.byteCount else { return nil }
         let keyID = String(parts[1])
         let message = Self.message(playbackID: playbackID, keyID: keyID, expires: expires)

@@ -25,6 +25,14 @@ final class PlaybackSigning: Sendable {
 
     static let maximumCachedTokens = 10_000
 
+    /// Why a request is not let through.
+    enum Refusal: Error, Equatable {
+        /// No valid token or grant; the reason is for the developer and names no key material.
+        case forbidden(String)
+        /// The keys could not be read (the database is unavailable).
+        case unavailable
+    }
+
     /// `clock`: Unix seconds.
     init(store: SigningKeyStore, clock: @escaping @Sendable () -> Double = { Date().timeIntervalSince1970 }) {
         self.store = store
@@ -75,7 +83,7 @@ final class PlaybackSigning: Sendable {
     /// Lets a request for a signed playback ID through on a token (`?token=`) or a grant (the
     /// `/t/{GRANT}/` path component), and returns the grant that carries it on. `audience`: `v` for
     /// playlists, segments and renditions.
-    func authorize(playbackID: String, token: String?, grant: String?, audience: String = "v") async throws(PlaybackError) -> PlaybackGrant {
+    func authorize(playbackID: String, token: String?, grant: String?, audience: String = "v") async throws(Refusal) -> PlaybackGrant {
         let loaded: Loaded
         do { loaded = try await self.loaded() } catch { throw .unavailable }
         let now = clock()

@@ -107,10 +107,11 @@ struct PlaybackToken: Sendable, Equatable {
         if let notBefore, now + Self.clockSkew < notBefore { throw .notYetValid }
     }
 
+
     /// Bytes of unpadded base64url (RFC 4648 §5), nil for anything else.
     static func base64URL(_ text: Substring) -> [UInt8]? {
         guard !text.isEmpty, text.utf8.allSatisfy({ byte in
-            PlaybackController.isAlphanumeric(byte) || byte == UInt8(ascii: "-") || byte == UInt8(ascii: "_")
+            ASCII.isAlphanumeric(byte) || byte == UInt8(ascii: "-") || byte == UInt8(ascii: "_")
         }) else { return nil }
         var standard = text.replacingOccurrences(of: "-", with: "+").replacingOccurrences(of: "_", with: "/")
         standard += String(repeating: "=", count: (4 - standard.utf8.count % 4) % 4)

@@ -119,21 +119,21 @@ import Testing
         let text = try #require(signing.encode(grant, playbackID: "pb"))
         #expect(try await signing.authorize(playbackID: "pb", token: nil, grant: text) == grant)
         #expect(signing.grantIsValid(text, playbackID: "pb") && !signing.grantIsValid(text, playbackID: "other"))
-        await #expect(throws: PlaybackError.forbidden(PlaybackToken.Failure.subject.description)) {
+        await #expect(throws: PlaybackSigning.Refusal.forbidden(PlaybackToken.Failure.subject.description)) {
             try await signing.authorize(playbackID: "other", token: token, grant: nil)
         }
         // The cached token is checked against the clock all the same, and so is the grant.
         now.seconds.withLock { $0 = 1_800_000_700 }
-        await #expect(throws: PlaybackError.forbidden(PlaybackToken.Failure.expired.description)) {
+        await #expect(throws: PlaybackSigning.Refusal.forbidden(PlaybackToken.Failure.expired.description)) {
             try await signing.authorize(playbackID: "pb", token: token, grant: nil)
         }
         #expect(!signing.grantIsValid(text, playbackID: "pb"))
         now.seconds.withLock { $0 = 1_800_000_000 }
         #expect(try await signing.delete(id: key.id))
-        await #expect(throws: PlaybackError.forbidden(PlaybackToken.Failure.unknownKey.description)) {
+        await #expect(throws: PlaybackSigning.Refusal.forbidden(PlaybackToken.Failure.unknownKey.description)) {
             try await signing.authorize(playbackID: "pb", token: token, grant: nil)
         }
-        await #expect(throws: PlaybackError.forbidden(PlaybackToken.Failure.unknownKey.description)) {
+        await #expect(throws: PlaybackSigning.Refusal.forbidden(PlaybackToken.Failure.unknownKey.description)) {
             try await signing.authorize(playbackID: "pb", token: nil, grant: text)
         }
         #expect(!signing.grantIsValid(text, playbackID: "pb"))
