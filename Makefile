@@ -147,6 +147,7 @@ bench: deps
 	$(VENV)/bin/python bench/part_delivery.py  # LL-HLS part delivery delay, 1/100/1,000 blocked clients: bench/part_delivery.md
 	$(VENV)/bin/python bench/player_latency.py  # hls.js and the LL client behind the camera per latency mode: bench/player_latency.md
 	$(VENV)/bin/python bench/recording.py  # recording's CPU against none, a 10-minute recording into MP4: bench/recording.md
+	$(VENV)/bin/python bench/signed.py  # signed playback's requests per second against public: bench/signed.md
 
 clean:
 	rm -rf .build $(FUZZ_BUILD) .run $(VENV) dist

@@ -53,7 +53,7 @@ struct PlaybackController: Sendable {
 
     /// The playback ID's entry once the request may open it, and the grant a signed ID was opened with.
     private func resolve(_ request: Request, _ context: some RequestContext, grant: String? = nil) async throws
-        -> (entry: PlaybackDirectory.Entry, grant: PlaybackGrant?)
+        -> (entry: PlaybackDirectory.Entry, grant: PlaybackSigning.Authorization?)
     {
         requests.increment()
         let id = try context.parameters.require("playback_id")
@@ -76,15 +76,13 @@ struct PlaybackController: Sendable {
     }
 
     /// Where a playback ID's media playlist is, relative to the multivariant playlist.
-    private func mediaBase(_ id: String, _ grant: PlaybackGrant?) throws -> String {
-        guard let grant else { return id }
-        guard let encoded = signing.encode(grant, playbackID: id) else { throw PlaybackError.unavailable }
-        return "\(id)/t/\(encoded)"
+    private func mediaBase(_ id: String, _ grant: PlaybackSigning.Authorization?) -> String {
+        grant.map { "\(id)/t/\($0.path)" } ?? id
     }
 
     private func multivariant(_ request: Request, _ context: some RequestContext) async throws -> Response {
         let (entry, grant) = try await resolve(request, context)
-        let base = try mediaBase(entry.playbackID.id, grant)
+        let base = mediaBase(entry.playbackID.id, grant)
         guard let stream = entry.liveStreamID else {
             guard case .asset(let asset) = entry.target, let assets else { throw PlaybackError.notFound }
             return try await assets.multivariant(asset, mediaPlaylist: "\(base)/index.m3u8", request)
@@ -109,7 +107,7 @@ struct PlaybackController: Sendable {
         let reload = isPlaylist ? try Self.directives(request) : nil  // malformed directives: 400 for every playlist
         if isPlaylist, let grant, grantText == nil {
             // A token on the media playlist: on to its grant path, so that its relative URIs carry it.
-            return try redirect(request, to: "/\(try mediaBase(entry.playbackID.id, grant))/index.m3u8")
+            return try redirect(request, to: "/\(mediaBase(entry.playbackID.id, grant))/index.m3u8")
         }
         guard let stream = entry.liveStreamID else {
             guard case .asset(let asset) = entry.target, let assets else { throw PlaybackError.notFound }
@@ -238,7 +236,6 @@ struct PlaybackController: Sendable {
         }
         return Response(status: status, headers: headers, body: .init(byteBuffer: body))
     }
-
 
     /// Parses `bytes=a-b`, `bytes=a-` or `bytes=-n` against a file of `size` bytes (RFC 9110 §14.1.2).
     static func byteRange(_ header: String, size: Int) -> ClosedRange<Int>? {

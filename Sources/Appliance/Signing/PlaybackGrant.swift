@@ -22,9 +22,7 @@ struct PlaybackGrant: Sendable, Equatable {
 
     /// The grant's path component for `playbackID`.
     func encoded(playbackID: String, secret: SymmetricKey) -> String {
-        "\(expires).\(keyID)." + Data(Self.mac(playbackID: playbackID, keyID: keyID, expires: expires, secret: secret))
-            .base64EncodedString().replacingOccurrences(of: "+", with: "-").replacingOccurrences(of: "/", with: "_")
-            .replacingOccurrences(of: "=", with: "")
+        "\(expires).\(keyID)." + PlaybackToken.base64URL(Array(Self.mac(playbackID: playbackID, keyID: keyID, expires: expires, secret: secret)))
     }
 
     /// The grant a path component holds for `playbackID`, if its MAC is right; expiry and key are the caller's to check.

@@ -19,10 +19,13 @@ final class PlaybackSigning: Sendable {
 
     private let store: SigningKeyStore
     private let state = Mutex<Loaded?>(nil)
-    /// Tokens whose signature checked out, by their text.
-    private let verified = Mutex<[String: PlaybackToken]>([:])
+    /// Tokens whose signature checked out, by their text, with the grant they lead to.
+    private let verified = Mutex<[String: (claims: PlaybackToken, authorization: Authorization)]>([:])
+    /// Grant path components whose MAC checked out, with the playback ID they are for.
+    private let grants = Mutex<[String: (playbackID: String, grant: PlaybackGrant)]>([:])
     private let clock: @Sendable () -> Double
 
+    /// Entries of each cache (tokens, grants); a full cache starts again empty.
     static let maximumCachedTokens = 10_000
 
     /// Why a request is not let through.
@@ -80,53 +83,68 @@ final class PlaybackSigning: Sendable {
 
     // MARK: Playback
 
+    /// What a request was let through on: the grant, and the grant's path component (`/t/{path}/`).
+    struct Authorization: Sendable, Equatable {
+        var grant: PlaybackGrant
+        var path: String
+    }
+
     /// Lets a request for a signed playback ID through on a token (`?token=`) or a grant (the
     /// `/t/{GRANT}/` path component), and returns the grant that carries it on. `audience`: `v` for
     /// playlists, segments and renditions.
-    func authorize(playbackID: String, token: String?, grant: String?, audience: String = "v") async throws(Refusal) -> PlaybackGrant {
+    func authorize(playbackID: String, token: String?, grant: String?, audience: String = "v") async throws(Refusal) -> Authorization {
         let loaded: Loaded
         do { loaded = try await self.loaded() } catch { throw .unavailable }
         let now = clock()
         if let grant {
-            guard let granted = PlaybackGrant.verify(grant, playbackID: playbackID, secret: loaded.secret) else {
+            guard let granted = checked(grant, playbackID: playbackID, secret: loaded.secret) else {
                 throw .forbidden("the playback grant in this URL is not valid; start again from the multivariant playlist with a token")
             }
             guard Double(granted.expires) >= now else { throw .forbidden(PlaybackToken.Failure.expired.description) }
-            guard loaded.keys[granted.keyID] != nil else { throw .forbidden(PlaybackToken.Failure.unknownKey.description) }
-            return granted
+            guard hasKey(granted.keyID) else { throw .forbidden(PlaybackToken.Failure.unknownKey.description) }
+            return Authorization(grant: granted, path: grant)
         }
         guard let token else { throw .forbidden(PlaybackToken.Failure.missing.description) }
         do throws(PlaybackToken.Failure) {
-            let claims: PlaybackToken
+            let authorization: Authorization, claims: PlaybackToken
             if let cached = verified.withLock({ $0[token] }) {
-                claims = cached
+                (claims, authorization) = cached
             } else {
                 claims = try PlaybackToken.verify(token) { loaded.keys[$0] }
+                let grant = PlaybackGrant(expires: Int64((claims.expires + PlaybackToken.clockSkew).rounded(.down)), keyID: claims.keyID)
+                authorization = Authorization(grant: grant, path: grant.encoded(playbackID: claims.subject, secret: loaded.secret))
                 verified.withLock { cache in
                     if cache.count >= Self.maximumCachedTokens { cache.removeAll(keepingCapacity: true) }
-                    cache[token] = claims
+                    cache[token] = (claims, authorization)
                 }
             }
-            guard currentKeys()[claims.keyID] != nil else { throw .unknownKey }
+            guard hasKey(claims.keyID) else { throw .unknownKey }
             try claims.check(playbackID: playbackID, audience: audience, now: now)
-            return PlaybackGrant(expires: Int64((claims.expires + PlaybackToken.clockSkew).rounded(.down)), keyID: claims.keyID)
+            return authorization
         } catch {
             throw .forbidden(error.description)
         }
     }
 
-    /// The grant's path component for `playbackID`, once keys are loaded (``authorize`` loads them).
-    func encode(_ grant: PlaybackGrant, playbackID: String) -> String? {
-        state.withLock { $0 }.map { grant.encoded(playbackID: playbackID, secret: $0.secret) }
-    }
-
     /// Whether `grant` lets `playbackID` be played now, without waiting: false when the keys are not
     /// loaded yet (the caller then goes the way that loads them). For the playlist fast path.
     func grantIsValid(_ grant: String, playbackID: String) -> Bool {
-        guard let loaded = state.withLock({ $0 }), let granted = PlaybackGrant.verify(grant, playbackID: playbackID, secret: loaded.secret)
+        guard let secret = state.withLock({ $0?.secret }), let granted = checked(grant, playbackID: playbackID, secret: secret)
         else { return false }
-        return Double(granted.expires) >= clock() && loaded.keys[granted.keyID] != nil
+        return Double(granted.expires) >= clock() && hasKey(granted.keyID)
     }
 
-    private func currentKeys() -> [String: _RSA.Signing.PublicKey] { state.withLock { $0?.keys ?? [:] } }
+    /// The grant a path component holds for `playbackID` if its MAC is right, from the cache of
+    /// grants already checked (a player polling its playlist costs a dictionary lookup, not an HMAC).
+    private func checked(_ text: String, playbackID: String, secret: SymmetricKey) -> PlaybackGrant? {
+        if let cached = grants.withLock({ $0[text] }) { return cached.playbackID == playbackID ? cached.grant : nil }
+        guard let grant = PlaybackGrant.verify(text, playbackID: playbackID, secret: secret) else { return nil }
+        grants.withLock { cache in
+            if cache.count >= Self.maximumCachedTokens { cache.removeAll(keepingCapacity: true) }
+            cache[text] = (playbackID, grant)
+        }
+        return grant
+    }
+
+    private func hasKey(_ id: String) -> Bool { state.withLock { $0?.keys[id] != nil } }
 }

@@ -110,11 +110,31 @@ struct PlaybackToken: Sendable, Equatable {
 
     /// Bytes of unpadded base64url (RFC 4648 §5), nil for anything else.
     static func base64URL(_ text: Substring) -> [UInt8]? {
-        guard !text.isEmpty, text.utf8.allSatisfy({ byte in
-            ASCII.isAlphanumeric(byte) || byte == UInt8(ascii: "-") || byte == UInt8(ascii: "_")
-        }) else { return nil }
-        var standard = text.replacingOccurrences(of: "-", with: "+").replacingOccurrences(of: "_", with: "/")
-        standard += String(repeating: "=", count: (4 - standard.utf8.count % 4) % 4)
-        return Data(base64Encoded: standard).map(Array.init)
+        var standard: [UInt8] = []
+        standard.reserveCapacity(text.utf8.count + 3)
+        for byte in text.utf8 {
+            switch byte {
+            case UInt8(ascii: "-"): standard.append(UInt8(ascii: "+"))
+            case UInt8(ascii: "_"): standard.append(UInt8(ascii: "/"))
+            case _ where ASCII.isAlphanumeric(byte): standard.append(byte)
+            default: return nil
+            }
+        }
+        guard !standard.isEmpty, standard.count % 4 != 1 else { return nil }
+        standard += repeatElement(UInt8(ascii: "="), count: (4 - standard.count % 4) % 4)
+        return Data(base64Encoded: Data(standard)).map(Array.init)
+    }
+
+    /// Unpadded base64url of `bytes`.
+    static func base64URL(_ bytes: [UInt8]) -> String {
+        let encoded = Data(bytes).base64EncodedData().compactMap { byte -> UInt8? in
+            switch byte {
+            case UInt8(ascii: "+"): UInt8(ascii: "-")
+            case UInt8(ascii: "/"): UInt8(ascii: "_")
+            case UInt8(ascii: "="): nil
+            default: byte
+            }
+        }
+        return String(decoding: encoded, as: UTF8.self)
     }
 }

@@ -114,10 +114,11 @@ import Testing
         let privateKey = try _RSA.Signing.PrivateKey(pemRepresentation: pem)
         let token = PlaybackTokenTests.token(header: #"{"alg":"RS256","kid":"\#(key.id)"}"#, claims: #"{"sub":"pb","aud":"v","exp":1800000600}"#,
                                              key: privateKey)
-        let grant = try await signing.authorize(playbackID: "pb", token: token, grant: nil)
-        #expect(grant == PlaybackGrant(expires: 1_800_000_630, keyID: key.id))
-        let text = try #require(signing.encode(grant, playbackID: "pb"))
-        #expect(try await signing.authorize(playbackID: "pb", token: nil, grant: text) == grant)
+        let authorization = try await signing.authorize(playbackID: "pb", token: token, grant: nil)
+        #expect(authorization.grant == PlaybackGrant(expires: 1_800_000_630, keyID: key.id))
+        let text = authorization.path
+        #expect(try await signing.authorize(playbackID: "pb", token: nil, grant: text) == authorization)
+        #expect(try await signing.authorize(playbackID: "pb", token: token, grant: nil) == authorization, "from the cache")
         #expect(signing.grantIsValid(text, playbackID: "pb") && !signing.grantIsValid(text, playbackID: "other"))
         await #expect(throws: PlaybackSigning.Refusal.forbidden(PlaybackToken.Failure.subject.description)) {
             try await signing.authorize(playbackID: "other", token: token, grant: nil)
