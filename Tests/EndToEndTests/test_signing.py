@@ -4,8 +4,7 @@ with PyJWT (not onair's code) play a live signed stream in ffmpeg and hls.js, ki
 claims, through the grant path of the multivariant playlist and the 302 of the media playlist; every refusal
 is a 403 `forbidden` naming its reason; a deleted key ends its tokens and grants at once; grants are bound to
 their playback ID, key and expiry; tokens, grants and private keys never reach the log (each test ends
-by checking its server's log); a signed asset playback ID;
-metrics off the HTTPS listener."""
+by checking its server's log); a signed asset playback ID; metrics off the HTTPS listener."""
 import base64
 import hashlib
 import hmac

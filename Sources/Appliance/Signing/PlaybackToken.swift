@@ -53,10 +53,11 @@ struct PlaybackToken: Sendable, Equatable {
         guard text.utf8.count <= maximumLength else { throw .malformed }
         let parts = text.split(separator: ".", omittingEmptySubsequences: false)
         guard parts.count == 3, let headerBytes = base64URL(parts[0]), let payloadBytes = base64URL(parts[1]),
-              let signature = base64URL(parts[2]),
               case .object(let header)? = try? JSONParser.parse(headerBytes, maximumDepth: 4),
               case .object(let claims)? = try? JSONParser.parse(payloadBytes, maximumDepth: 8) else { throw .malformed }
+        // The algorithm first: an unsigned (`none`) token has an empty signature.
         guard case .string("RS256")? = header["alg"] else { throw .algorithm }
+        guard let signature = base64URL(parts[2]) else { throw .malformed }
         guard header["crit"] == nil else { throw .malformed }
         if let type = header["typ"] { guard case .string(let value) = type, value.uppercased() == "JWT" else { throw .malformed } }
         let token = try Self(claims: claims, headerKeyID: header["kid"])

@@ -76,6 +76,8 @@ import Testing
         let input = Self.b64(Array(#"{"alg":"HS256","kid":"k1"}"#.utf8)) + "." + parts[1]
         let mac = HMAC<SHA256>.authenticationCode(for: Array(input.utf8), using: SymmetricKey(data: Array(Self.key.publicKey.pemRepresentation.utf8)))
         #expect(Self.failure(input + "." + Self.b64(Array(mac))) == .algorithm)
+        let unsigned = Self.b64(Array(#"{"alg":"none","typ":"JWT","kid":"k1"}"#.utf8)) + "." + parts[1] + "."
+        #expect(Self.failure(unsigned) == .algorithm, "an unsigned token, its signature empty")
         for garbage in ["", "a.b", "a.b.c.d", parts[0] + "." + parts[1] + ".", "!!." + parts[1] + "." + parts[2],
                         String(repeating: "a", count: PlaybackToken.maximumLength + 1), parts[0] + ".e30." + parts[2]] {
             let failure = Self.failure(garbage)
