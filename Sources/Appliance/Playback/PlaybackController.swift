@@ -176,9 +176,13 @@ struct PlaybackController: Sendable {
     }
 
     /// The LL-HLS blocking-reload directives of a playlist request; malformed ones (a value that is not
-    /// 1–20 digits, `_HLS_part` alone) are refused with 400 whatever the stream (§6.2.5.2).
+    /// 1–20 digits, `_HLS_part` alone, `_HLS_skip` other than YES or v2) are refused with 400 whatever
+    /// the stream (§6.2.5.2).
     static func directives(_ request: Request) throws -> BlockingReload? {
         let query = request.uri.queryParameters
+        if let skip = query.get("_HLS_skip"), skip != "YES", skip != "v2" {
+            throw PlaybackError.badDirective("_HLS_skip must be YES or v2")
+        }
         do {
             return try BlockingReload.parse(msn: query.get("_HLS_msn"), part: query.get("_HLS_part"))
         } catch {

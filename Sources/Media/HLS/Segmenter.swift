@@ -73,8 +73,7 @@ public struct Segmenter: Sendable {
         var frameDuration: Int64?
         if case .h264(let record) = video {
             frameDuration = record.sequenceParameterSets.first
-                .flatMap { try? SequenceParameterSet(parsing: $0) }?.frameRate
-                .flatMap { $0 > 0 && $0 < 1000 ? Int64((90_000 / $0).rounded()) : nil }
+                .flatMap { try? SequenceParameterSet(parsing: $0) }?.frameDuration
         }
         videoFrameDuration = frameDuration
         lastDTS = [:]

@@ -32,6 +32,15 @@ import Testing
         }
     }
 
+    @Test(arguments: [(UInt32(1), UInt32(60), Int64?(3000)), (1001, 60000, 3003), (0xFFFF_FFFF, 1, nil), (0xFFFF_FFFF, 8, nil),
+                      (1, 2000, nil), (1, 2, 90_000)] as [(UInt32, UInt32, Int64?)])
+    func aFrameDurationComesOnlyFromAPlausibleFrameRate(unitsInTick: UInt32, timeScale: UInt32, ticks: Int64?) throws {
+        var sps = try SequenceParameterSet(parsing: ByteBuffer(bytes: [UInt8](tsHex: Self.golden[0].hex)))
+        sps.numUnitsInTick = unitsInTick
+        sps.timeScale = timeScale
+        #expect(sps.frameDuration == ticks, "a hostile VUI (a frame of hours) must not reach the muxers' clock arithmetic")
+    }
+
     @Test func removesEmulationPrevention() {
         let escaped = ByteBuffer(bytes: [0x67, 0x00, 0x00, 0x03, 0x01, 0x00, 0x00, 0x03, 0x00, 0x03, 0x00, 0x00, 0x03])
         #expect(Array(RawByteSequencePayload.unescaping(escaped).readableBytesView) == [0x67, 0, 0, 1, 0, 0, 0, 3, 0, 0])

@@ -40,6 +40,14 @@ public struct SequenceParameterSet: Sendable, Equatable {
         return Double(timeScale) / (2 * Double(numUnitsInTick))
     }
 
+    /// One frame in 90 kHz ticks, from ``frameRate`` when it is from 1 up to 1,000 fps, else nil. A
+    /// hostile VUI claims anything (num_units_in_tick 0xFFFFFFFF and time_scale 1: a frame of
+    /// 8.6e9 s, whose step overflowed the clock arithmetic of the muxers; found by the fuzzer).
+    public var frameDuration: Int64? {
+        guard let frameRate, frameRate >= 1, frameRate < 1000 else { return nil }
+        return Int64((Double(MediaTime.timescale) / frameRate).rounded())
+    }
+
     /// Parses an SPS NAL unit (starting with its header byte, emulation prevention bytes included).
     /// Throws ``H264Error``, ``PayloadError`` or ``BitReaderError`` on malformed or truncated input.
     public init(parsing nalUnit: ByteBuffer) throws {

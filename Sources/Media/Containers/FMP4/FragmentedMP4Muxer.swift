@@ -50,7 +50,7 @@ public struct FragmentedMP4Muxer: Sendable {
                                    sampleEntry: .avc1(AVCSampleEntry(width: sps?.width ?? 0, height: sps?.height ?? 0,
                                                                      configuration: record))))
             lengthSize = record.nalUnitLengthSize
-            if let rate = sps?.frameRate, rate > 0, rate < 1000 { videoStep = Int64((90_000 / rate).rounded()) }
+            if let step = sps?.frameDuration { videoStep = step }
         }
         var rate: Int64?
         if case .aac(let config) = audio {

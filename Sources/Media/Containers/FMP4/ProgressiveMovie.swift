@@ -51,7 +51,7 @@ public struct ProgressiveMovie: Sendable {
         self.brand = brand
         if case .h264(let record) = video, brand == .mp4 {
             let sps = record.sequenceParameterSets.first.flatMap { try? SequenceParameterSet(parsing: $0) }
-            let step = sps?.frameRate.flatMap { $0 > 0 && $0 < 1000 ? Int64((90_000 / $0).rounded()) : nil } ?? 3000
+            let step = sps?.frameDuration ?? 3000
             self.video = Track(id: 1, entry: .avc1(AVCSampleEntry(width: sps?.width ?? 0, height: sps?.height ?? 0, configuration: record)),
                                timescale: UInt32(MediaTime.timescale), defaultDelta: step)
         }
