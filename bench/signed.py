@@ -62,7 +62,8 @@ def main():
         key = requests.post(f"{server.base_url}/system/v1/signing-keys", auth=auth, verify=verify, timeout=30).json()["data"]
         token = jwt.encode({"sub": signed, "aud": "v", "exp": int(time.time()) + 3600}, base64.b64decode(key["private_key"]),
                            algorithm="RS256", headers={"kid": key["id"]})
-        publisher = server.publish(conftest.make_clip("av", 120), stream)
+        # Live for every run: 4 pairs x 2 sides x rounds x seconds, plus the start.
+        publisher = server.publish(conftest.make_clip("av", 8 * args.rounds * args.seconds + 60), stream)
         playlist = server.playlist_path(stream)
         while not (playlist.exists() and playlist.read_text().count("#EXTINF") >= 4):
             time.sleep(0.2)
