@@ -8,9 +8,9 @@ import Synchronization
 /// compared in constant time, so neither the comparison nor memory reveals a secret.
 final class AccessTokens: Sendable {
     enum Permission: Sendable, Hashable {
-        /// `video:read`, `video:write`: live streams, assets (and the deprecated `/video/v1/signing-keys`).
+        /// `video:read`, `video:write`: live streams and assets.
         case read, write
-        /// `system:read`, `system:write`: signing keys under `/system/v1`.
+        /// `system:read`, `system:write`: signing keys (`/system/v1/signing-keys`, and the deprecated `/video/v1/signing-keys`).
         case systemRead, systemWrite
     }
 

@@ -57,6 +57,15 @@ struct MuxError: HTTPResponseError {
 
 /// Turns every error on the API into Mux's shape: unknown routes become not_found, an oversized
 /// body payload_too_large, anything unexpected a logged 500 without internals.
+extension MuxError {
+    /// A request path fit for a log line: a signed playback grant (`/{ID}/t/{GRANT}/...`) is left out.
+    static func loggable(_ path: String) -> String {
+        guard let range = path.range(of: "/t/") else { return path }
+        let rest = path[range.upperBound...]
+        return path[..<range.upperBound] + "-" + (rest.firstIndex(of: "/").map { String(rest[$0...]) } ?? "")
+    }
+}
+
 struct MuxErrorMiddleware<Context: RequestContext>: RouterMiddleware {
     func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws -> Response {
         do {
@@ -76,10 +85,10 @@ struct MuxErrorMiddleware<Context: RequestContext>: RouterMiddleware {
             throw error  // another layer's error that renders Mux's shape itself (playback's)
         } catch let error as DatabaseError where MuxError.unavailable(error) != nil {
             context.logger.error("API request failed: database unavailable", metadata: [
-                "error": "\(error.resultCode)", "message": "\(error.message ?? "")", "path": "\(request.uri.path)"])
+                "error": "\(error.resultCode)", "message": "\(error.message ?? "")", "path": "\(MuxError.loggable(request.uri.path))"])
             throw MuxError.unavailable(error)!
         } catch {
-            context.logger.error("API request failed", metadata: ["error": "\(error)", "path": "\(request.uri.path)"])
+            context.logger.error("API request failed", metadata: ["error": "\(error)", "path": "\(MuxError.loggable(request.uri.path))"])
             throw MuxError(status: .internalServerError, type: "internal_error", messages: ["Internal server error"])
         }
     }

@@ -70,8 +70,11 @@ enum HTTPServers {
         let video = secure.group("video/v1").add(middleware: AuthMiddleware(tokens: dependencies.tokens))
         api.register(on: video)
         assetsAPI.register(on: video)
-        signingKeys.register(on: video)  // deprecated there, as on Mux
-        signingKeys.register(on: secure.group("system/v1").add(middleware: AuthMiddleware(tokens: dependencies.tokens, scope: .system)))
+        // Signing keys need System permissions under both prefixes (the /video/v1 ones are deprecated), as on
+        // Mux: a key signs tokens for every signed playback ID.
+        for prefix in ["system/v1", "video/v1"] {
+            signingKeys.register(on: secure.group(RouterPath(prefix)).add(middleware: AuthMiddleware(tokens: dependencies.tokens, scope: .system)))
+        }
         playback.register(on: secure)
         var servers: [any Service] = [
             Application(router: secure, server: .limited(connections) { [tls = dependencies.tls] responder in

@@ -17,6 +17,9 @@ struct PlaybackGrant: Sendable, Equatable {
     var expires: Int64
     var keyID: String
 
+    /// The latest expiry a grant carries (year 2286): a token's later `exp` is cut to it.
+    static let latestExpiry: Int64 = 9_999_999_999
+
     /// Longer path components are not grants.
     static let maximumLength = 160
 
@@ -29,7 +32,8 @@ struct PlaybackGrant: Sendable, Equatable {
     static func verify(_ text: String, playbackID: String, secret: SymmetricKey) -> PlaybackGrant? {
         guard text.utf8.count <= maximumLength else { return nil }
         let parts = text.split(separator: ".", omittingEmptySubsequences: false)
-        guard parts.count == 3, parts[0].utf8.count <= 12, let expires = Int64(parts[0]), expires >= 0,
+        guard parts.count == 3, parts[0].utf8.count <= 10, parts[0].utf8.allSatisfy({ (UInt8(ascii: "0")...UInt8(ascii: "9")).contains($0) }),
+              let expires = Int64(parts[0]),
               !parts[1].isEmpty, parts[1].utf8.allSatisfy(ASCII.isAlphanumeric),
               let code = PlaybackToken.base64URL(parts[2]), code.count == SHA256.byteCount else { return nil }
         let keyID = String(parts[1])

@@ -111,7 +111,9 @@ final class PlaybackSigning: Sendable {
                 (claims, authorization) = cached
             } else {
                 claims = try PlaybackToken.verify(token) { loaded.keys[$0] }
-                let grant = PlaybackGrant(expires: Int64((claims.expires + PlaybackToken.clockSkew).rounded(.down)), keyID: claims.keyID)
+                // Clamped: an `exp` of any size (milliseconds, 1e300) must neither trap nor make a grant too long to read back.
+                let expires = min(max(claims.expires + PlaybackToken.clockSkew, 0), Double(PlaybackGrant.latestExpiry)).rounded(.down)
+                let grant = PlaybackGrant(expires: Int64(expires), keyID: claims.keyID)
                 authorization = Authorization(grant: grant, path: grant.encoded(playbackID: claims.subject, secret: loaded.secret))
                 verified.withLock { cache in
                     if cache.count >= Self.maximumCachedTokens { cache.removeAll(keepingCapacity: true) }

@@ -132,6 +132,15 @@ import Testing
         }
         #expect(!signing.grantIsValid(text, playbackID: "pb"))
         now.seconds.withLock { $0 = 1_800_000_000 }
+        // An exp of any size neither traps nor makes a grant that cannot be read back.
+        for exp in ["1e300", "1800000000000"] {
+            let far = PlaybackTokenTests.token(header: #"{"alg":"RS256","kid":"\#(key.id)"}"#, claims: #"{"sub":"pb","aud":"v","exp":\#(exp)}"#,
+                                               key: privateKey)
+            let granted = try await signing.authorize(playbackID: "pb", token: far, grant: nil)
+            #expect(granted.grant.expires == PlaybackGrant.latestExpiry)
+            #expect(try await signing.authorize(playbackID: "pb", token: nil, grant: granted.path) == granted)
+        }
+        #expect(MuxError.loggable("/pb/t/\(text)/index.m3u8") == "/pb/t/-/index.m3u8" && MuxError.loggable("/video/v1/x") == "/video/v1/x")
         #expect(try await signing.delete(id: key.id))
         await #expect(throws: PlaybackSigning.Refusal.forbidden(PlaybackToken.Failure.unknownKey.description)) {
             try await signing.authorize(playbackID: "pb", token: token, grant: nil)
