@@ -213,7 +213,7 @@ def test_install_creates_user_and_files(installed):
 
 def test_generated_token(installed):
     text = TOKENS.read_text()
-    m = re.fullmatch(r"- id: (\S+)\n  secret: ([0-9a-f]+)\n  permissions: \[video:write\]\n", text)
+    m = re.fullmatch(r"- id: (\S+)\n  secret: ([0-9a-f]+)\n  permissions: \[video:write, system:write\]\n", text)
     assert m, f"unexpected token file format:\n{text}"
     assert len(m.group(2)) >= 32
 
