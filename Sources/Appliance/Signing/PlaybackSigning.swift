@@ -97,12 +97,10 @@ final class PlaybackSigning: Sendable {
         do { loaded = try await self.loaded() } catch { throw .unavailable }
         let now = clock()
         if let grant {
-            guard let granted = checked(grant, playbackID: playbackID, secret: loaded.secret) else {
-                throw .forbidden("the playback grant in this URL is not valid; start again from the multivariant playlist with a token")
+            switch admitted(grant, playbackID: playbackID, secret: loaded.secret, now: now) {
+            case .success(let granted): return Authorization(grant: granted, path: grant)
+            case .failure(let refusal): throw refusal
             }
-            guard Double(granted.expires) >= now else { throw .forbidden(PlaybackToken.Failure.expired.description) }
-            guard hasKey(granted.keyID) else { throw .forbidden(PlaybackToken.Failure.unknownKey.description) }
-            return Authorization(grant: granted, path: grant)
         }
         guard let token else { throw .forbidden(PlaybackToken.Failure.missing.description) }
         do throws(PlaybackToken.Failure) {
@@ -131,9 +129,19 @@ final class PlaybackSigning: Sendable {
     /// Whether `grant` lets `playbackID` be played now, without waiting: false when the keys are not
     /// loaded yet (the caller then goes the way that loads them). For the playlist fast path.
     func grantIsValid(_ grant: String, playbackID: String) -> Bool {
-        guard let secret = state.withLock({ $0?.secret }), let granted = checked(grant, playbackID: playbackID, secret: secret)
-        else { return false }
-        return Double(granted.expires) >= clock() && hasKey(granted.keyID)
+        guard let secret = state.withLock({ $0?.secret }),
+              case .success = admitted(grant, playbackID: playbackID, secret: secret, now: clock()) else { return false }
+        return true
+    }
+
+    /// The grant a path component holds, if it lets `playbackID` be played at `now` (MAC, expiry, key).
+    private func admitted(_ text: String, playbackID: String, secret: SymmetricKey, now: Double) -> Result<PlaybackGrant, Refusal> {
+        guard let granted = checked(text, playbackID: playbackID, secret: secret) else {
+            return .failure(.forbidden("the playback grant in this URL is not valid; start again from the multivariant playlist with a token"))
+        }
+        guard Double(granted.expires) >= now else { return .failure(.forbidden(PlaybackToken.Failure.expired.description)) }
+        guard hasKey(granted.keyID) else { return .failure(.forbidden(PlaybackToken.Failure.unknownKey.description)) }
+        return .success(granted)
     }
 
     /// The grant a path component holds for `playbackID` if its MAC is right, from the cache of
