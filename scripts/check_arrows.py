@@ -19,6 +19,7 @@ APPLIANCE = {
     "Ingest": ["Streams", "Domain", "Observability", "Support"],
     "Packaging": ["Streams", "Domain", "Observability", "Support"],
     "Playback": ["Store", "Packaging", "Recording", "Signing", "Domain", "Observability", "Support"],
+    "Images": ["Playback", "Packaging", "Recording", "Store", "Signing", "Domain", "Observability", "Support"],
     "Signing": ["Store", "Domain", "Support"],
     "Recording": ["Packaging", "Streams", "Store", "Domain", "Observability", "Support"],
     "Streams": ["Domain", "Observability", "Support"],

@@ -55,6 +55,11 @@ struct Appliance {
         let tokens = AccessTokens(config.accessTokens.map(AccessTokens.Credential.init))
         let tls = try TLSContexts(try HTTPServers.tlsConfiguration(config.http))
         let playbackRequests = RequestCounter()
+        let images = ImageDecoder(settings: ImageDecoder.Settings(config.images),
+                                  directory: NSTemporaryDirectory() + "/onair-images-\(getpid())", logger: logger)
+        if !images.isAvailable {
+            logger.warning("thumbnails are off: ffmpeg is not installed", metadata: ["ffmpeg": "\(config.images.ffmpeg)"])
+        }
 
         let hubBox = Mutex<StreamHub?>(nil)
         let status: @Sendable () async -> String = {
@@ -84,7 +89,7 @@ struct Appliance {
         let http = HTTPServers.make(config: config.http, metrics: config.metrics.listen, .init(
             store: store, service: service, packagers: packagers, assets: assets, assetService: assetService,
             playbackIDs: playbackIDs, tokens: tokens, signing: signing, tls: tls,
-            metrics: metrics, playbackRequests: playbackRequests, logger: logger, onRunning: { await readiness.up() }))
+            images: images, imageCacheBytes: config.images.cacheBytes, latestInterval: config.images.latestInterval, metrics: metrics, playbackRequests: playbackRequests, logger: logger, onRunning: { await readiness.up() }))
 
         let stallLimit = TimeAmount.seconds(max(30, Int64(config.hls.segmentDuration * 10)))
         let health = HealthCheck(eventLoops: MultiThreadedEventLoopGroup.singleton, deadline: .seconds(1), probes: [

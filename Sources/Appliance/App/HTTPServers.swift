@@ -25,6 +25,9 @@ enum HTTPServers {
         var tokens: AccessTokens
         var signing: PlaybackSigning
         var tls: TLSContexts
+        var images: ImageDecoder
+        var imageCacheBytes: Int
+        var latestInterval: Double
         var metrics: PrometheusCollectorRegistry
         var playbackRequests: RequestCounter
         var logger: Logger
@@ -40,6 +43,11 @@ enum HTTPServers {
                                           requests: dependencies.playbackRequests, segments: SegmentCache(),
                                           assets: AssetPlayback(assets: dependencies.assets, recorder: dependencies.assetService.recorder),
                                           signing: dependencies.signing)
+        let images = ImageController(directory: dependencies.playbackIDs, packagers: dependencies.packagers,
+                                     recorder: dependencies.assetService.recorder, assets: dependencies.assets, signing: dependencies.signing,
+                                     decoder: dependencies.images, cache: ImageCache(maximumBytes: dependencies.imageCacheBytes),
+                                     requests: dependencies.playbackRequests,
+                                     latestInterval: .milliseconds(Int64(dependencies.latestInterval * 1000)))
         let signingKeys = SigningKeysController(signing: dependencies.signing)
         let api = LiveStreamsController(store: dependencies.store, service: dependencies.service, maxBodySize: config.maxBodySize)
         let assetsAPI = AssetsController(assets: dependencies.assets, service: dependencies.assetService, maxBodySize: config.maxBodySize)
@@ -75,6 +83,7 @@ enum HTTPServers {
         for prefix in ["system/v1", "video/v1"] {
             signingKeys.register(on: secure.group(RouterPath(prefix)).add(middleware: AuthMiddleware(tokens: dependencies.tokens, scope: .system)))
         }
+        images.register(on: secure, scheme: "https")
         playback.register(on: secure)
         var servers: [any Service] = [
             Application(router: secure, server: .limited(connections) { [tls = dependencies.tls] responder in
@@ -98,6 +107,7 @@ enum HTTPServers {
             plain.add(middleware: MetricsMiddleware())
             plain.add(middleware: MuxErrorMiddleware())
             addHealth(to: plain)
+            images.register(on: plain, scheme: "http")
             playback.register(on: plain)
             servers.append(Application(router: plain, server: .limited(connections) { HTTP1Channel(responder: $0, configuration: http1) },
                                        configuration: .init(address: .hostname(plainListen.host, port: plainListen.port), serverName: "onair"),

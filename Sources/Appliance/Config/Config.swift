@@ -87,6 +87,23 @@ struct Config: Sendable, Equatable {
     }
 
     /// Persistent state.
+    /// Thumbnails, animations and storyboards (`images:`): decoded by the ffmpeg program, each job in
+    /// its own process under limits.
+    struct Images: Sendable, Equatable {
+        /// The ffmpeg program (Debian's `ffmpeg` package).
+        var ffmpeg = "/usr/bin/ffmpeg"
+        /// Decodes running at once, and how many more may wait (beyond: 503).
+        var jobs = 2
+        var queue = 32
+        /// Seconds a decode may take (wall clock and CPU), and the address space it may use.
+        var timeout = 10.0
+        var maxMemory: Int64 = 1024 * 1024 * 1024
+        /// Bytes of pictures kept in memory.
+        var cacheBytes = 64 * 1024 * 1024
+        /// How long a live stream's newest picture (`latest`, the default) is reused, in seconds.
+        var latestInterval = 5.0
+    }
+
     struct Storage: Sendable, Equatable {
         /// SQLite database file.
         var database = "/var/lib/onair/onair.sqlite"
@@ -147,6 +164,7 @@ struct Config: Sendable, Equatable {
     var metrics = Metrics()
     var hls = HLS()
     var recordings = Recordings()
+    var images = Images()
     var storage = Storage()
     var accessTokens: [AccessToken] = []
     /// A YAML file with more tokens in the same format (written at install time).

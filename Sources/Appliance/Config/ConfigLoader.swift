@@ -60,7 +60,7 @@ enum ConfigLoader {
         var config = Config()
         guard let root else { return config }
         let top = try Section(root, path: "")
-        try top.only(["rtmp", "http", "metrics", "hls", "recordings", "storage", "access_tokens", "access_tokens_file", "environment_name", "webhooks",
+        try top.only(["rtmp", "http", "metrics", "hls", "recordings", "images", "storage", "access_tokens", "access_tokens_file", "environment_name", "webhooks",
                       "webhook_delivery"])
         config.environmentName = try top.string("environment_name").flatMap { $0.isEmpty ? nil : $0 }
         if let webhooks = top.node("webhooks") {
@@ -126,6 +126,16 @@ enum ConfigLoader {
             config.recordings.minFreeBytes = Int64(try recordings.int("min_free_bytes", 0...Int.max) ?? Int(config.recordings.minFreeBytes))
             config.recordings.maxQueuedBytes = Int64(try recordings.int("max_queued_bytes", (1024 * 1024)...Int.max)
                                                      ?? Int(config.recordings.maxQueuedBytes))
+        }
+        if let images = try top.section("images") {
+            try images.only(["ffmpeg", "jobs", "queue", "timeout", "max_memory", "cache_bytes", "latest_interval"])
+            config.images.ffmpeg = try images.string("ffmpeg") ?? config.images.ffmpeg
+            config.images.jobs = try images.int("jobs", 1...64) ?? config.images.jobs
+            config.images.queue = try images.int("queue", 0...10_000) ?? config.images.queue
+            config.images.timeout = try images.seconds("timeout", 1...300) ?? config.images.timeout
+            config.images.maxMemory = Int64(try images.int("max_memory", (256 * 1024 * 1024)...Int.max) ?? Int(config.images.maxMemory))
+            config.images.cacheBytes = try images.int("cache_bytes", (1024 * 1024)...Int.max) ?? config.images.cacheBytes
+            config.images.latestInterval = try images.seconds("latest_interval", 0...600) ?? config.images.latestInterval
         }
         if let storage = try top.section("storage") {
             try storage.only(["database"])

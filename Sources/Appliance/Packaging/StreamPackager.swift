@@ -58,6 +58,8 @@ final class StreamPackager: StreamOutput {
     /// What readers see: as of the last playlist written.
     private struct Published {
         var playlist: MediaPlaylist
+        /// Where `playlist`'s first segment starts on the broadcast's timeline, in ticks.
+        var playlistStart: Int64 = 0
         var playlistBytes: ByteBuffer?
         var playable = false
         var variant: Variant?
@@ -299,6 +301,9 @@ final class StreamPackager: StreamOutput {
 
     /// The playlist as last written (for tests and the playback side).
     var playlist: MediaPlaylist { published.withLock { $0.playlist } }
+
+    /// The live window's segments on the broadcast's timeline (its files are in the stream's directory).
+    var timeline: PlaylistTimeline { published.withLock { PlaylistTimeline($0.playlist, start: $0.playlistStart) } }
 
     /// Whether samples keep arriving but no segment has been published for `limit` (a stuck pipeline).
     func isStalled(now: NIODeadline, limit: TimeAmount) -> Bool {
@@ -597,8 +602,10 @@ final class StreamPackager: StreamOutput {
             logger.error("cannot write playlist", metadata: ["error": "\(error)"])
         }
         let playable = Self.isPlayable(state), variant = Self.variant(state), ended = state.ended
+        let playlistStart = state.retention.window.removedDuration
         published.withLock { published in
             published.playlist = playlist
+            published.playlistStart = playlistStart
             published.playlistBytes = bytes
             published.playable = playable
             published.variant = variant

@@ -83,10 +83,12 @@ final class PlaybackSigning: Sendable {
 
     // MARK: Playback
 
-    /// What a request was let through on: the grant, and the grant's path component (`/t/{path}/`).
+    /// What a request was let through on: the grant, and the grant's path component (`/t/{path}/`);
+    /// for a token, its modifiers (image options: ``PlaybackToken/modifiers``).
     struct Authorization: Sendable, Equatable {
         var grant: PlaybackGrant
         var path: String
+        var modifiers: [String: String] = [:]
     }
 
     /// Lets a request for a signed playback ID through on a token (`?token=`) or a grant (the
@@ -120,7 +122,9 @@ final class PlaybackSigning: Sendable {
             }
             guard hasKey(claims.keyID) else { throw .unknownKey }
             try claims.check(playbackID: playbackID, audience: audience, now: now)
-            return authorization
+            var result = authorization
+            result.modifiers = claims.modifiers
+            return result
         } catch {
             throw .forbidden(error.description)
         }

@@ -22,6 +22,12 @@ struct PlaybackToken: Sendable, Equatable {
     var expires: Double
     /// `nbf`, Unix seconds.
     var notBefore: Double?
+    /// The other claims that are a string, a number or a boolean, as text: playback modifiers and
+    /// image options (`time`, `width`...; mux-api.md §4.1), which a signed URL carries in its token.
+    var modifiers: [String: String] = [:]
+
+    /// Claims that are never a modifier.
+    static let registeredClaims: Set<String> = ["sub", "aud", "exp", "nbf", "iat", "kid", "jti", "iss", "custom", "playback_restriction_id"]
 
     /// Longer tokens are refused unparsed (Mux's are a few hundred bytes; claims for images add little).
     static let maximumLength = 8192
@@ -97,6 +103,15 @@ struct PlaybackToken: Sendable, Equatable {
         self.subject = subject
         self.expires = expires
         notBefore = try number(claims["nbf"])
+        for (name, value) in claims where !Self.registeredClaims.contains(name) {
+            switch value {
+            case .string(let text): modifiers[name] = text
+            case .bool(let flag): modifiers[name] = flag ? "true" : "false"
+            case .number(let number) where number.isFinite:
+                modifiers[name] = number.rounded() == number && abs(number) < 1e15 ? String(Int64(number)) : String(number)
+            default: break
+            }
+        }
     }
 
     /// Whether the token may open `playbackID`'s resources of `audience` (`v` video, `t` thumbnail,

@@ -34,6 +34,10 @@ public struct LivePlaylistWindow: Sendable {
     /// The playlist to publish.
     public var playlist: MediaPlaylist { state }
 
+    /// Ticks of the segments that have left the window: where its first segment starts on the
+    /// broadcast's timeline (0 after a restart resumed it: what came before is not known).
+    public private(set) var removedDuration: Int64 = 0
+
     /// The media sequence number the next appended segment gets.
     public var nextSequenceNumber: Int { state.mediaSequence + state.segments.count }
 
@@ -47,6 +51,7 @@ public struct LivePlaylistWindow: Sendable {
         guard excess > 0 else { return [] }
         let evicted = Array(state.segments.prefix(excess))
         state.segments.removeFirst(excess)
+        removedDuration += evicted.reduce(0) { $0 + max(0, $1.duration) }
         state.mediaSequence += excess
         state.discontinuitySequence += evicted.filter(\.discontinuity).count
         return evicted
@@ -57,6 +62,7 @@ public struct LivePlaylistWindow: Sendable {
     public mutating func removeOldest() -> PlaylistSegment? {
         guard !state.segments.isEmpty else { return nil }
         let oldest = state.segments.removeFirst()
+        removedDuration += max(0, oldest.duration)
         state.mediaSequence += 1
         if oldest.discontinuity { state.discontinuitySequence += 1 }
         return oldest

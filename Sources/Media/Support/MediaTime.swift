@@ -17,4 +17,10 @@ public enum MediaTime {
     /// Converts 90 kHz ticks to seconds.
     @inlinable
     public static func seconds(ticks: Int64) -> Double { Double(ticks) / Double(timescale) }
+
+    /// Seconds as ticks, rounded; clamped to ±1e12 s (no trap for any input).
+    public static func ticks(seconds: Double) -> Int64 {
+        guard seconds.isFinite else { return 0 }
+        return Int64((min(max(seconds, -1e12), 1e12) * Double(timescale)).rounded())
+    }
 }
