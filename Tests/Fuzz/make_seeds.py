@@ -37,6 +37,7 @@ GOLDEN = {
     "boxes": [],
     "tsdemux": [],
     "fragments": [],
+    "images": [],
 }
 # Targets whose first byte picks where the input is split into two reads.
 SPLIT = {"chunk", "handshake", "session", "tsdemux"}
@@ -125,6 +126,10 @@ def main():
                       b'{"latency_mode":"low","reconnect_window":60,"passthrough":"x","max_continuous_duration":43200,'
                       b'"playback_policies":["public"],"test":false,"reconnect_slate_url":null}',
                       b'[1,2.5e-3,"\\u00e9\\ud83d\\ude00",true,false,null,{"a":{}}]']
+    seeds["images"] += [b"thumbnail.jpg?time=12.5&width=640&height=360&fit_mode=pad&rotate=90&flip_v=true",
+                        b"thumbnail.webp?latest=true&height=4096&fit_mode=smartcrop&width=1",
+                        b"animated.gif?start=2&end=7&fps=30&width=640",
+                        b"storyboard.vtt?asset_start_time=10&asset_end_time=3600&format=webp"]
     if SEEDS.exists():
         shutil.rmtree(SEEDS)
     for target, items in seeds.items():

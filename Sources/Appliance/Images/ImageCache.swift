@@ -91,6 +91,9 @@ final class ImageCache: Sendable {
     /// Bytes held, for tests and metrics.
     var bytes: Int { state.withLock { $0.bytes } }
 
+    /// Requests waiting for `key` to be made, for tests.
+    func waiters(_ key: String) -> Int { state.withLock { $0.making[key]?.count ?? 0 } }
+
     private func store(_ key: String, _ outcome: Outcome, _ state: inout State) {
         let size: Int
         let expires: ContinuousClock.Instant?

@@ -5,7 +5,7 @@ import Media
 import NIOCore
 
 enum FuzzTarget: String, CaseIterable {
-    case chunk, handshake, session, amf0, amf3, flv, avc, asc, playlist, config, json, boxes, tsdemux, fragments
+    case chunk, handshake, session, amf0, amf3, flv, avc, asc, playlist, config, json, boxes, tsdemux, fragments, images
 
     func run(_ bytes: UnsafeRawBufferPointer) {
         let buffer = ByteBuffer(bytes: bytes)
@@ -24,6 +24,7 @@ enum FuzzTarget: String, CaseIterable {
         case .boxes: _ = try? BoxReader.read(buffer)
         case .tsdemux: Self.tsdemux(buffer)
         case .fragments: Self.fragments(buffer)
+        case .images: Self.images(String(decoding: bytes, as: UTF8.self))
         }
     }
 
@@ -115,6 +116,29 @@ enum FuzzTarget: String, CaseIterable {
     static func json(_ buffer: ByteBuffer) {
         _ = try? JSONParser.parse(buffer.readableBytesView)
         _ = try? LiveStreamRequest(body: buffer)
+    }
+
+    /// An image URL (`file?name=value&...`, as the query or a token's claims give them) parsed, then
+    /// turned into ffmpeg's arguments and, for storyboards, a layout and its VTT and JSON.
+    static func images(_ text: String) {
+        let (file, query) = text.firstIndex(of: "?").map { (String(text[..<$0]), String(text[text.index(after: $0)...])) } ?? (text, "")
+        var parameters: [String: String] = [:]
+        for pair in query.split(separator: "&") {
+            let parts = pair.split(separator: "=", maxSplits: 1, omittingEmptySubsequences: false)
+            parameters[String(parts[0])] = parts.count > 1 ? String(parts[1]) : ""
+        }
+        guard let request = try? ImageRequest.parse(file: file, parameters: parameters) else { return }
+        let input = ImageJob.Input(files: ["/run/a.ts", "/run/b.ts"], offset: request.time ?? request.start, duration: request.end)
+        switch request.kind {
+        case .thumbnail: _ = ImageJob(inputs: [input], picture: .thumbnail(request)).arguments(output: "/o", script: "/s")
+        case .animated: _ = ImageJob(inputs: [input], picture: .animated(request)).arguments(output: "/o", script: "/s")
+        case .storyboard:
+            let board = Storyboard(start: request.clipStart ?? 0, end: request.clipEnd ?? 60, videoSize: (request.width ?? 1, request.height ?? 1))
+            _ = board.vtt(imageURL: "u") + board.json(imageURL: "u")
+            let grid = ImageJob.Grid(format: request.tileFormat, tileWidth: Storyboard.tileWidth, tileHeight: board.tileHeight, columns: Storyboard.columns)
+            let job = ImageJob(inputs: [input, input], picture: .storyboard(grid))
+            _ = job.arguments(output: "/o", script: "/s") + [job.script ?? ""]
+        }
     }
 
     /// A recording's MPEG-TS read back (as static renditions are built), in two reads, into a movie.
