@@ -8,8 +8,10 @@ DEV_CONFIG := etc/onair/onair.dev.yaml
 RUN_CONFIG := .run/onair.dev.yaml
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
-# System packages: build (libsqlite3-dev; zlib1g-dev for gzipped playlists), real publishers and players for the tests.
+# System packages: build (libsqlite3-dev; zlib1g-dev for gzipped playlists), run (ffmpeg decodes
+# thumbnails), real publishers and players for the tests.
 BUILD_PACKAGES := libsqlite3-dev libsystemd-dev zlib1g-dev pkg-config openssl
+RUN_PACKAGES := ffmpeg
 TEST_PACKAGES := ffmpeg gstreamer1.0-tools gstreamer1.0-plugins-base gstreamer1.0-plugins-good \
 	gstreamer1.0-plugins-bad gstreamer1.0-plugins-ugly gstreamer1.0-libav python3-venv chromium prometheus
 # Building the .deb (debian/control's Build-Depends plus lintian) and testing it (systemd-analyze,
@@ -46,6 +48,7 @@ build: deps
 
 # Serve the development config (etc/onair/onair.dev.yaml plus a fresh API token, kept in .run/).
 run: build
+	$(call apt_install,$(RUN_PACKAGES))
 	@mkdir -p .run/tls
 	@[ -f .run/tls/dev.crt ] || openssl req -x509 -newkey rsa:2048 -nodes -days 365 -subj /CN=localhost \
 	  -addext subjectAltName=DNS:localhost,IP:127.0.0.1 -keyout .run/tls/dev.key -out .run/tls/dev.crt 2>/dev/null
@@ -68,6 +71,8 @@ run: build
 	echo "play: https://127.0.0.1:8443/$$pid.m3u8   (ffplay -tls_verify 0 ..., or /dev/shm/onair-dev/hls/$$id/index.m3u8)"; \
 	echo "low latency (LL-HLS, about 2 s behind, HTTP/2 on 8443): while idle,"; \
 	echo "  curl -k -u dev:$$secret -X PATCH -d '{\"latency_mode\":\"low\"}' https://127.0.0.1:8443/video/v1/live-streams/$$id"; \
+	echo "thumbnails (image.mux.com's paths): https://127.0.0.1:8443/$$pid/thumbnail.jpg?width=640 (the newest picture),"; \
+	echo "  .../$$pid/animated.gif?start=0&end=3, and an asset's .../<asset playback id>/storyboard.vtt: docs/images.md"; \
 	echo "recordings: each broadcast becomes an asset (files in .run/recordings): after a push,"; \
 	echo "  curl -k -u dev:$$secret https://127.0.0.1:8443/video/v1/assets?live_stream_id=$$id"; \
 	echo "  then play https://127.0.0.1:8443/<asset playback id>.m3u8 (DVR while live, VOD after); streams made with"; \
@@ -148,6 +153,7 @@ bench: deps
 	$(VENV)/bin/python bench/player_latency.py  # hls.js and the LL client behind the camera per latency mode: bench/player_latency.md
 	$(VENV)/bin/python bench/recording.py  # recording's CPU against none, a 10-minute recording into MP4: bench/recording.md
 	$(VENV)/bin/python bench/signed.py  # signed playback's requests per second against public: bench/signed.md
+	$(VENV)/bin/python bench/thumbnails.py  # thumbnails: uncached time to first byte and CPU against bare ffmpeg, cached against a segment: bench/thumbnails.md
 
 clean:
 	rm -rf .build $(FUZZ_BUILD) .run $(VENV) dist

@@ -77,6 +77,11 @@ import Testing
         ("webhooks:\n  - {url: https://a/, signing_secret: 0123456789abcdef}\n  - {url: https://a/, signing_secret: 0123456789abcdef}", "webhooks[1].url"),
         ("webhooks:\n  - url: https://a/\n    secret: 0123456789abcdef", "webhooks[0].secret"),
         ("webhook_delivery:\n  timeout: 0", "webhook_delivery.timeout"),
+        ("images:\n  jobs: 0", "images.jobs"),
+        ("images:\n  timeout: 0.5", "images.timeout"),
+        ("images:\n  max_memory: 1000", "images.max_memory"),
+        ("images:\n  cache_bytes: 10", "images.cache_bytes"),
+        ("images:\n  decoders: 2", "images.decoders"),
         ("webhook_delivery:\n  max_queued: 0", "webhook_delivery.max_queued"),
     ])
     func errorsNameTheKey(yaml: String, key: String) {
@@ -154,5 +159,22 @@ import Testing
         }
         try FileManager.default.removeItem(atPath: tokens)
         #expect(throws: ConfigError.self) { try ConfigLoader.load(path: config) }
+    }
+
+    @Test func readsTheImageSettings() throws {
+        let config = try ConfigLoader.parse("""
+            images:
+              ffmpeg: /opt/ffmpeg/bin/ffmpeg
+              jobs: 4
+              queue: 0
+              timeout: 2.5
+              max_memory: 536870912
+              cache_bytes: 1048576
+              latest_interval: 0
+            """)
+        #expect(config.images == Config.Images(ffmpeg: "/opt/ffmpeg/bin/ffmpeg", jobs: 4, queue: 0, timeout: 2.5, maxMemory: 536_870_912,
+                                               cacheBytes: 1_048_576, latestInterval: 0))
+        #expect(ImageDecoder.Settings(config.images) == ImageDecoder.Settings(ffmpeg: "/opt/ffmpeg/bin/ffmpeg", jobs: 4, queue: 0, timeout: 2.5,
+                                                                              memoryBytes: 536_870_912))
     }
 }

@@ -364,3 +364,82 @@ def test_chromium_shows_the_live_thumbnail_as_the_current_picture(onair):
     finally:
         publisher.kill()
         publisher.wait()
+
+
+STAND_IN = """#!/bin/sh
+# A stand-in for ffmpeg that misbehaves as a hostile bitstream can make a decoder misbehave, chosen by
+# the thumbnail's width (ffmpeg's scale filter in its arguments).
+case "$*" in
+  *scale=111:*) kill -SEGV $$ ;;                                    # crashes
+  *scale=222:*) exec python3 -c "bytearray(2 * 1024 ** 3)" ;;       # asks for 2 GiB (the limit is 256 MiB)
+  *) exec sleep 60 ;;                                               # hangs
+esac
+"""
+
+
+def test_a_crashing_hanging_or_greedy_decoder_fails_its_own_request_only(tmp_path):
+    """The decoder's isolation, with a stand-in ffmpeg: a crash and a hang end that job (500), a memory
+    hog is stopped by the address-space limit, jobs past `jobs` + `queue` get 503 at once, and playback
+    and the API answer all the while."""
+    script = tmp_path / "ffmpeg"
+    script.write_text(STAND_IN)
+    script.chmod(0o755)
+    (tmp_path / "server").mkdir()
+    server = Onair(tmp_path / "server", extra=["images:", f"  ffmpeg: {script}", "  timeout: 3", "  jobs: 1", "  queue: 1",
+                                                "  max_memory: 268435456"]).start()
+    stream = create(server)
+    pid = stream["playback_ids"][0]["id"]
+    publisher = server.publish(numbered_clip(60), stream)
+    try:
+        wait_for(lambda: get(server, f"/{pid}/index.m3u8").status_code == 200, "the stream live")
+        results = {}
+
+        def ask(name, **params):
+            started = time.monotonic()
+            r = get(server, f"/{pid}/thumbnail.jpg", params=params)
+            results[name] = (r, time.monotonic() - started)
+
+        hung = threading.Thread(target=ask, args=("hung",), kwargs={"width": 100})
+        hung.start()
+        wait_for(lambda: running(b"sleep\x0060\x00"), "the hanging decoder running", 10)  # it holds the one slot
+        queued = threading.Thread(target=ask, args=("queued",), kwargs={"width": 101})
+        queued.start()
+        time.sleep(1)  # waiting for the slot (the queue of one)
+        ask("refused", width=102)
+        assert_image_error(results["refused"][0], 503, 14, "too many")
+        assert results["refused"][0].headers["Retry-After"] == "1"
+        # While a decoder hangs: the playlist, a segment and the API answer.
+        playlist = get(server, f"/{pid}/index.m3u8")
+        assert playlist.status_code == 200
+        segment = [line for line in playlist.text.splitlines() if line and not line.startswith("#")][-1]
+        assert get(server, f"/{pid}/{segment}").status_code == 200
+        assert data(call(session(server), server, "GET", f"{API}/{stream['id']}"), 200)["status"] == "active"
+        assert hung.is_alive(), "the hanging decoder's request should still wait"
+        hung.join(30)
+        queued.join(30)
+        r, took = results["hung"]
+        assert_image_error(r, 500, 13, "too long")
+        assert took >= 2.5, took  # killed at its deadline, not before
+        assert_image_error(results["queued"][0], 500, 13, "too long")
+        assert_image_error(get(server, f"/{pid}/thumbnail.jpg", params={"width": 111}), 500, 13, "crashed")
+        greedy = get(server, f"/{pid}/thumbnail.jpg", params={"width": 222})
+        assert_image_error(greedy, 422, 9)
+        assert "MemoryError" in server.log_text(), server.log_text()[-2000:]
+        assert server.process.poll() is None
+        assert get(server, f"/{pid}/index.m3u8").status_code == 200
+        assert not running(b"sleep\x0060\x00"), "a decoder killed at its deadline is still running"
+    finally:
+        publisher.kill()
+        publisher.wait()
+        server.stop()
+
+
+def running(cmdline):
+    """Whether a process with exactly this /proc/PID/cmdline exists."""
+    for path in Path("/proc").glob("[0-9]*/cmdline"):
+        try:
+            if path.read_bytes() == cmdline:
+                return True
+        except OSError:
+            pass
+    return False

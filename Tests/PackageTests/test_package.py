@@ -8,6 +8,7 @@ ONAIR_DEB; ONAIR_DEBUG is the debug build used for the watchdog fault injection.
 The tests run in file order and share one installation: install, inspect, run, upgrade, purge.
 This installs and purges the onair package on the machine it runs on.
 """
+import contextlib
 import json
 import os
 import re
@@ -145,7 +146,7 @@ def test_control_fields():
     assert re.search(r"<[^@>]+@[^>]+>", fields["Maintainer"])
     assert "\n" in fields["Description"], "an extended description is required"
     depends = fields["Depends"]
-    for dep in ("libc6", "openssl", "systemd | systemd-sysusers"):
+    for dep in ("libc6", "openssl", "ffmpeg", "systemd | systemd-sysusers"):
         assert dep in depends, f"Depends lacks {dep}: {depends}"
     assert "libswift" not in depends and "swiftlang" not in depends, "the Swift stdlib must be linked statically"
     for name in ("postinst", "postrm", "prerm", "conffiles", "md5sums"):
@@ -474,21 +475,26 @@ def syscall_group(name, seen=None):
 # setpriority: libdispatch (in the static Swift runtime) sets each worker thread's nice value from
 # its QoS in _dispatch_worker_thread and ignores failure; as user onair, raising priority already
 # fails with EACCES without any filter.
-TOLERATED_EPERM = {"setpriority"}
+# set_mempolicy: made by ffmpeg (its libraries' NUMA-aware allocator) when the image decoder runs it;
+# with EPERM injected the thumbnail below is made all the same.
+TOLERATED_EPERM = {"setpriority", "set_mempolicy"}
 
 
 def test_sandbox_allows_what_onair_does(installed):
     """The unit's SystemCallFilter= and MemoryDenyWriteExecute= against what the installed binary
-    really does (start, watchdog, reload, stop) under strace: systemd is not running here, so this is
-    how we know the sandbox does not break Swift, NIO or BoringSSL."""
+    really does (start, watchdog, a thumbnail of a live stream made by its prlimit and ffmpeg
+    children, reload, stop) under strace -f: systemd is not running here, so this is how we know the
+    sandbox does not break Swift, NIO, BoringSSL or the image decoder."""
     assert shutil.which("strace"), "strace is required (make package-test installs it)"
-    allowed = syscall_group("@system-service") - syscall_group("@privileged") - syscall_group("@resources")
+    assert shutil.which("ffmpeg"), "ffmpeg is required (the package depends on it)"
+    allowed = (syscall_group("@system-service") - syscall_group("@privileged") - syscall_group("@resources")
+               | {"setrlimit", "prlimit64"})  # the unit's SystemCallFilter=setrlimit prlimit64
     notify = NotifySocket()
     workdir = Path(tempfile.mkdtemp(prefix="onair-pkg-"))
     trace = workdir / "strace.out"
-    proc = None
+    proc = publisher = onair_pid = None
     try:
-        config, _, _ = local_config(workdir)
+        config, rtmp, https = local_config(workdir)
         shutil.chown(workdir, "onair", "onair")
         inject = ["-e", f"inject={','.join(sorted(TOLERATED_EPERM))}:error=EPERM"] if TOLERATED_EPERM else []
         proc, _ = start(as_onair("strace", "-f", "-qq", *inject, "-o", str(trace), "/usr/bin/onair", "serve",
@@ -497,6 +503,29 @@ def test_sandbox_allows_what_onair_does(installed):
         assert ready is not None, f"no READY=1 under strace: {[m[2] for m in notify.messages]}"
         notify.receive(2.5)
         onair_pid = notify.messages[ready][1]
+        # A live stream's thumbnail: prlimit and ffmpeg run as the daemon's children, under its filter.
+        stream = json.loads(run(*as_onair("/usr/bin/onair", "streams", "create", "--json", "--config", str(config))).stdout)
+        publisher = subprocess.Popen(["ffmpeg", "-v", "error", "-nostdin", "-re", "-f", "lavfi", "-i", "testsrc2=size=640x360:rate=30",
+                                      "-t", "30", "-c:v", "libx264", "-preset", "veryfast", "-g", "30", "-pix_fmt", "yuv420p", "-f", "flv",
+                                      f"rtmp://127.0.0.1:{rtmp}/app/{stream['stream_key']}"],
+                                     stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+        import requests
+        url = f"https://127.0.0.1:{https}/{stream['playback_ids'][0]['id']}/thumbnail.jpg"
+        deadline, answer = time.monotonic() + 60, None
+        while time.monotonic() < deadline:
+            answer = requests.get(url, verify=False, timeout=30)
+            if answer.status_code == 200:
+                break
+            time.sleep(0.5)
+        if answer is None or answer.status_code != 200:
+            publisher.kill()
+            proc.log.seek(0)
+            pytest.fail(f"{url}: {answer.status_code if answer is not None else None} {answer.text[:300] if answer is not None else ''}\n"
+                        f"publisher: {publisher.communicate()[1][-2000:]}\nserver log:\n{proc.log.read()[-4000:]}")
+        assert answer.headers["Content-Type"] == "image/jpeg" and answer.content[:3] == b"\xff\xd8\xff", answer.content[:16]
+        publisher.kill()
+        publisher.wait()
+        publisher = None
         os.kill(onair_pid, signal.SIGHUP)
         notify.wait_for(lambda f: f.get("RELOADING") == "1", timeout=10, start=ready + 1)
         notify.receive(1.0)
@@ -519,8 +548,13 @@ def test_sandbox_allows_what_onair_does(installed):
         assert not (blocked - TOLERATED_EPERM), f"blocked by SystemCallFilter=: {sorted(blocked - TOLERATED_EPERM)}"
         assert not wx, f"MemoryDenyWriteExecute=yes would refuse: {wx[:5]}"
     finally:
+        if publisher:
+            publisher.kill()
         if proc:
             stop(proc)
+            if onair_pid:  # strace, once stopped, leaves its tracee running
+                with contextlib.suppress(ProcessLookupError):
+                    os.kill(onair_pid, signal.SIGKILL)
         notify.close()
         shutil.rmtree(workdir, ignore_errors=True)
 

@@ -89,7 +89,7 @@ struct ImageController: Sendable {
         let source = try await self.source(of: entry, for: asked)
         if asked.format == .vtt || asked.format == .json {
             let board = try storyboard(asked, source)
-            var url = "\(scheme)://\(request.head.authority ?? "localhost")/\(id)/storyboard.\(asked.tileFormat.rawValue)"
+            var url = "\(scheme)://\(Self.host(request))/\(id)/storyboard.\(asked.tileFormat.rawValue)"
             if let token { url += "?token=\(token)" } else if let query = Self.clipQuery(asked) { url += "?" + query }
             let text = asked.format == .vtt ? board.vtt(imageURL: url) : board.json(imageURL: url)
             return Self.respond(request, ImageCache.Image(bytes: ByteBuffer(string: text), etag: ImageCache.etag(ByteBuffer(string: text))),
@@ -239,6 +239,13 @@ struct ImageController: Sendable {
         let start = min(request.clipStart ?? 0, duration), end = min(request.clipEnd ?? duration, duration)
         guard end > start else { throw ImageError.invalid("asset_start_time is past the asset's end") }
         return Storyboard(start: start, end: end, videoSize: source.videoSize)
+    }
+
+    /// The request's Host when it is a plain host[:port] (names, IPv4, bracketed IPv6), else localhost.
+    static func host(_ request: Request) -> String {
+        guard let authority = request.head.authority, !authority.isEmpty, authority.utf8.count <= 255,
+              authority.utf8.allSatisfy({ ASCII.isAlphanumeric($0) || ".-:[]".utf8.contains($0) }) else { return "localhost" }
+        return authority
     }
 
     private static func clipQuery(_ request: ImageRequest) -> String? {

@@ -1,6 +1,7 @@
 import Dispatch
 import Foundation
 import Logging
+import Metrics
 import NIOCore
 import Synchronization
 #if canImport(Glibc)
@@ -28,7 +29,7 @@ final class ImageDecoder: Sendable {
     enum Failure: Error, Equatable, CustomStringConvertible {
         /// Too many jobs running and waiting.
         case busy
-        /// ffmpeg ran and made no picture: the media cannot be decoded (its first error line).
+        /// ffmpeg ran and made no picture: the media cannot be decoded (its last error line).
         case undecodable(String)
         /// ffmpeg could not be run, or was stopped by a limit.
         case failed(String)
@@ -68,7 +69,12 @@ final class ImageDecoder: Sendable {
 
     /// The picture `job` makes.
     func run(_ job: ImageJob) async throws(Failure) -> ByteBuffer {
-        try await acquire()
+        do {
+            try await acquire()
+        } catch {
+            Self.count("busy")
+            throw error
+        }
         defer { release() }
         let name = directory + "/job-\(sequence.add(1, ordering: .relaxed).newValue)"
         let settings = settings
@@ -94,7 +100,9 @@ final class ImageDecoder: Sendable {
         let process: Process
         switch outcome {
         case .success(let made): process = made
-        case .failure(let failure): throw failure
+        case .failure(let failure):
+            Self.count("failed")
+            throw failure
         }
         let started = ContinuousClock.now
         let status = await Self.exit(of: process, timeout: settings.timeout)
@@ -104,25 +112,37 @@ final class ImageDecoder: Sendable {
             for suffix in [".out", ".log", ".ffconcat"] { unlink(name + suffix) }
             return (bytes, log)
         }
-        let firstError = result.log.split(separator: "\n").first.map { String($0.prefix(200)) } ?? ""
+        // The last line says most (ffmpeg ends on what stopped it).
+        let lastError = result.log.split(separator: "\n").last.map { String($0.prefix(200)) } ?? ""
         let elapsed = ContinuousClock.now - started
         switch status {
         case .exited(0) where (result.bytes?.count ?? 0) > 0:
             logger.debug("image made", metadata: ["elapsed": "\(elapsed)", "bytes": "\(result.bytes!.count)"])
+            Self.count("made")
+            Metrics.Timer(label: MetricsRegistry.imageDecodeTime).recordNanoseconds(Int64(elapsed.components.seconds) * 1_000_000_000
+                                                                                  + Int64(elapsed.components.attoseconds / 1_000_000_000))
             return ByteBuffer(bytes: result.bytes!)
         case .exited(0), .exited(1):
-            logger.info("image decode failed", metadata: ["error": "\(firstError)"])
-            throw .undecodable(firstError)
+            logger.info("image decode failed", metadata: ["error": "\(lastError)"])
+            Self.count("undecodable")
+            throw .undecodable(lastError)
         case .exited(let code):
-            logger.warning("ffmpeg failed", metadata: ["status": "\(code)", "error": "\(firstError)"])
-            throw code == 127 || code == 126 ? .failed("ffmpeg is not installed") : .undecodable(firstError)
+            logger.warning("ffmpeg failed", metadata: ["status": "\(code)", "error": "\(lastError)"])
+            Self.count(code == 127 || code == 126 ? "failed" : "undecodable")
+            throw code == 127 || code == 126 ? .failed("ffmpeg is not installed") : .undecodable(lastError)
         case .killed(let signal, let timedOut):
-            logger.warning("ffmpeg stopped", metadata: ["signal": "\(signal)", "timed_out": "\(timedOut)", "error": "\(firstError)"])
+            logger.warning("ffmpeg stopped", metadata: ["signal": "\(signal)", "timed_out": "\(timedOut)", "error": "\(lastError)"])
+            Self.count("killed")
             throw .failed(timedOut || signal == SIGXCPU ? "decoding took too long" : "the decoder crashed (signal \(signal))")
         case .notStarted(let reason):
             logger.error("cannot start ffmpeg", metadata: ["error": "\(reason)"])
+            Self.count("failed")
             throw .failed("the decoder could not be started")
         }
+    }
+
+    private static func count(_ result: String) {
+        Counter(label: MetricsRegistry.imageDecodes, dimensions: [("result", result)]).increment()
     }
 
     private enum Exit: Sendable {

@@ -54,7 +54,9 @@ final class RTMPServer: Service, Sendable {
         return try await ServerBootstrap(group: group)
             .serverChannelOption(.backlog, value: 256)
             .serverChannelOption(.socketOption(.so_reuseaddr), value: 1)
-            .childChannelOption(.socketOption(.tcp_nodelay), value: 1)
+            // IPPROTO_TCP: `.socketOption(.tcp_nodelay)` would set SOL_SOCKET option 1, SO_DEBUG, which needs
+            // CAP_NET_ADMIN: as the service user every RTMP connection was closed at accept.
+            .childChannelOption(.tcpOption(.tcp_nodelay), value: 1)
             .childChannelOption(.maxMessagesPerRead, value: 16)
             .childChannelInitializer { channel in
                 guard counter.enter() else {

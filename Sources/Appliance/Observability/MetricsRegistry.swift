@@ -59,6 +59,8 @@ enum MetricsRegistry {
         webhookRetried: "Failed webhook attempts that will be tried again (non-2xx, timeout, refused).",
         webhookDropped: "Webhook events given up, by reason: expired (not delivered within retry_for), outbox_full (the oldest went past max_queued), endpoint_removed (the endpoint left the configuration).",
         webhookLatency: "Time from a webhook event to its endpoint's 2xx answer, retries included.",
+        imageDecodes: "Thumbnail, animation and storyboard decodes (ffmpeg processes), by result: made, undecodable, killed (time limit or crash), failed (not started), busy (refused: too many running and waiting).",
+        imageDecodeTime: "Time an ffmpeg process took to make a picture.",
     ]
 
     /// The registry's text with a `# HELP` line before every `# TYPE` line.
@@ -85,6 +87,8 @@ enum MetricsRegistry {
     static let webhookRetried = "onair_webhook_retries_total"
     static let webhookDropped = "onair_webhook_events_dropped_total"
     static let webhookLatency = "onair_webhook_delivery_seconds"
+    static let imageDecodes = "onair_image_decodes_total"
+    static let imageDecodeTime = "onair_image_decode_seconds"
 
     /// GET /metrics.
     static func route<Context: RequestContext>(on router: Router<Context>, registry: PrometheusCollectorRegistry) {

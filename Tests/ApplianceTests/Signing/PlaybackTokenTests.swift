@@ -41,6 +41,12 @@ import Testing
         #expect(claims.subject == "pb" && claims.audiences == ["x", "v"] && claims.expires == 1_800_000_600)
     }
 
+    @Test func otherClaimsAreModifiersAsText() throws {
+        let claims = try Self.verify(Self.token(claims: #"{"sub":"pb","aud":"v","exp":1800000600,"time":25,"width":640.0,"#
+                                                + #""start":1.5,"flip_v":true,"fit_mode":"pad","custom":{"x":1},"list":[1],"nothing":null,"iat":1}"#))
+        #expect(claims.modifiers == ["time": "25", "width": "640", "start": "1.5", "flip_v": "true", "fit_mode": "pad"])
+    }
+
     @Test(arguments: [
         (#"{"alg":"none","typ":"JWT","kid":"k1"}"#, #"{"sub":"pb","aud":"v","exp":1800000600}"#, PlaybackToken.Failure.algorithm),
         (#"{"alg":"HS256","kid":"k1"}"#, #"{"sub":"pb","aud":"v","exp":1800000600}"#, .algorithm),
