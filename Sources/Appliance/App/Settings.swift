@@ -87,3 +87,9 @@ extension RecordingSettings {
                   maxQueuedBytes: config.maxQueuedBytes)
     }
 }
+
+extension ImageDecoder.Settings {
+    init(_ images: Config.Images) {
+        self.init(ffmpeg: images.ffmpeg, jobs: images.jobs, queue: images.queue, timeout: images.timeout, memoryBytes: images.maxMemory)
+    }
+}

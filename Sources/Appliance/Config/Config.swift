@@ -101,7 +101,7 @@ struct Config: Sendable, Equatable {
         /// Bytes of pictures kept in memory.
         var cacheBytes = 64 * 1024 * 1024
         /// How long a live stream's newest picture (`latest`, the default) is reused, in seconds.
-        var latestInterval = 5.0
+        var latestInterval = 10.0
     }
 
     struct Storage: Sendable, Equatable {

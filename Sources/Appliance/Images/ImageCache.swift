@@ -27,7 +27,7 @@ final class ImageCache: Sendable {
         var entries: [String: Entry] = [:]
         var bytes = 0
         var clock: UInt64 = 0
-        var making: [String: [CheckedContinuation<Outcome, Never>]] = [:]
+        var making: [String: [CheckedContinuation<Outcome?, Never>]] = [:]
     }
 
     let maximumBytes: Int
@@ -62,14 +62,24 @@ final class ImageCache: Sendable {
         switch step {
         case .cached(let cached): outcome = cached
         case .wait:
-            outcome = await withCheckedContinuation { (waiter: CheckedContinuation<Outcome, Never>) in
-                let finished = state.withLock { state -> Outcome? in
-                    guard state.making[key] != nil else { return state.entries[key]?.outcome ?? .failure(.busy) }
+            let waited: Outcome? = await withCheckedContinuation { (waiter: CheckedContinuation<Outcome?, Never>) in
+                enum Now { case wait, done(Outcome), again }
+                let now = state.withLock { state -> Now in
+                    guard state.making[key] != nil else {
+                        // Made in between: kept, or not kept (too big, or busy): then ask again.
+                        return state.entries[key].map { .done($0.outcome) } ?? .again
+                    }
                     state.making[key]!.append(waiter)
-                    return nil
+                    return .wait
                 }
-                if let finished { waiter.resume(returning: finished) }
+                switch now {
+                case .wait: break
+                case .done(let outcome): waiter.resume(returning: outcome)
+                case .again: waiter.resume(returning: nil)
+                }
             }
+            guard let waited else { return try await image(key, make: make) }
+            outcome = waited
         case .make:
             do {
                 let bytes = try await make()
@@ -77,7 +87,7 @@ final class ImageCache: Sendable {
             } catch {
                 outcome = .failure(error)
             }
-            let waiters = state.withLock { state -> [CheckedContinuation<Outcome, Never>] in
+            let waiters = state.withLock { state -> [CheckedContinuation<Outcome?, Never>] in
                 let waiters = state.making.removeValue(forKey: key) ?? []
                 if case .failure(.busy) = outcome { return waiters }
                 store(key, outcome, &state)

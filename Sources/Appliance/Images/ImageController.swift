@@ -127,7 +127,10 @@ struct ImageController: Sendable {
         switch entry.target {
         case .liveStream(let stream):
             if request.kind == .storyboard { throw ImageError.invalid("storyboards are made of assets: use the asset's playback ID") }
-            guard let packager = packagers.packager(liveStreamID: stream), packager.isPlayable else { throw ImageError.notActive }
+            guard let packager = packagers.packager(liveStreamID: stream), packager.isPlayable else {
+                // As Mux: latest on a stream that is not live is a wrong parameter.
+                throw request.latest ? ImageError.invalid("latest is for live streams that are live") : ImageError.notActive
+            }
             var source = Source(timeline: packager.timeline, directory: packagers.directory(of: stream), packager: packager,
                                 videoSize: packager.variant?.resolution, growing: true)
             if let asset = packager.assetID, let recording = recorder.recording(of: asset) {
@@ -167,30 +170,29 @@ struct ImageController: Sendable {
                 let entry = newest(id: id, request, source.timeline)
                 var same = request
                 same.latest = true
-                return (ImageJob(inputs: [input(source.timeline, entry..<entry + 1, offset: 0, source.directory)], picture: .thumbnail(same)),
+                return (ImageJob(inputs: [try input(source.timeline, entry..<entry + 1, offset: 0, source.directory)], picture: .thumbnail(same)),
                         "public, max-age=\(max(1, Int(latestIntervalSeconds.rounded(.up))))")
             }
             let timeline = source.timeline
             let time = request.time.map { MediaTime.ticks(seconds: $0) } ?? timeline.start + timeline.duration / 2
             let (chosen, directory) = pick(time, source)
-            let clamped = min(time, max(chosen.start, chosen.end - Self.endMargin))
+            guard let span = chosen.span(from: clamped(time, chosen), to: clamped(time, chosen) + MediaTime.timescale / 2) else {
+                throw ImageError.notActive
+            }
             // The segment after too: a time in a segment's last frame interval shows the next one's first picture.
-            guard let span = chosen.span(from: clamped, to: clamped + MediaTime.timescale / 2) else { throw ImageError.notActive }
-            return (ImageJob(inputs: [input(chosen, span.indices, offset: MediaTime.seconds(ticks: span.offset), directory)],
+            return (ImageJob(inputs: [try input(chosen, span.indices, offset: MediaTime.seconds(ticks: span.offset), directory)],
                              picture: .thumbnail(request)), source.cacheControl)
         case .animated:
             let start = MediaTime.ticks(seconds: request.start), end = MediaTime.ticks(seconds: request.end)
             let (chosen, directory) = pick(start, source)
-            guard let span = chosen.span(from: min(start, max(chosen.start, chosen.end - Self.endMargin)), to: end) else {
-                throw ImageError.notActive
-            }
-            return (ImageJob(inputs: [input(chosen, span.indices, offset: MediaTime.seconds(ticks: span.offset), directory)],
+            guard let span = chosen.span(from: clamped(start, chosen), to: end) else { throw ImageError.notActive }
+            return (ImageJob(inputs: [try input(chosen, span.indices, offset: MediaTime.seconds(ticks: span.offset), directory)],
                              picture: .animated(request)), source.cacheControl)
         case .storyboard:
             let board = try storyboard(request, source)
-            let inputs = (0..<board.count).compactMap { index -> ImageJob.Input? in
+            let inputs = try (0..<board.count).compactMap { index -> ImageJob.Input? in
                 guard let (entry, _) = source.timeline.locate(MediaTime.ticks(seconds: board.time(of: index))) else { return nil }
-                return input(source.timeline, entry..<entry + 1, offset: 0, source.directory)
+                return try input(source.timeline, entry..<entry + 1, offset: 0, source.directory)
             }
             guard !inputs.isEmpty else { throw ImageError.assetPreparing }
             let grid = ImageJob.Grid(format: request.tileFormat, tileWidth: Storyboard.tileWidth, tileHeight: board.tileHeight, columns: Storyboard.columns)
@@ -218,16 +220,29 @@ struct ImageController: Sendable {
         }
     }
 
-    /// The live window, or the recording when the window no longer holds `time`.
+    /// A live stream's recording, when it records and holds `time` (it counts from the broadcast's
+    /// start, even after a restart that resumed the live window), else the live window.
     private func pick(_ time: Int64, _ source: Source) -> (PlaylistTimeline, String) {
-        if time < source.timeline.start, let recording = source.recording, !recording.timeline.entries.isEmpty {
+        if let recording = source.recording, !recording.timeline.entries.isEmpty, time < recording.timeline.end - Self.endMargin {
             return recording
         }
         return (source.timeline, source.directory)
     }
 
-    private func input(_ timeline: PlaylistTimeline, _ indices: Range<Int>, offset: Double, _ directory: String) -> ImageJob.Input {
+    /// `time` within the run of segments (up to a discontinuity) showing it, by ``endMargin`` from its
+    /// end: past a run's last picture ffmpeg would decode nothing.
+    private func clamped(_ time: Int64, _ timeline: PlaylistTimeline) -> Int64 {
+        guard let (index, _) = timeline.locate(time) else { return time }
+        let entry = timeline.entries[index]
+        return max(entry.start, min(time, timeline.runEnd(of: index) - Self.endMargin))
+    }
+
+    private func input(_ timeline: PlaylistTimeline, _ indices: Range<Int>, offset: Double, _ directory: String) throws -> ImageJob.Input {
         let entries = timeline.entries[indices]
+        // Names from a playlist on disk: only plain file names reach ffmpeg.
+        guard entries.allSatisfy({ ImageJob.isFileName($0.uri) && ($0.map.map(ImageJob.isFileName) ?? true) }) else {
+            throw ImageError.notFound
+        }
         var files = entries.first?.map.map { [directory + "/" + $0] } ?? []
         files += entries.map { directory + "/" + $0.uri }
         return ImageJob.Input(files: files, offset: offset, duration: MediaTime.seconds(ticks: entries.reduce(0) { $0 + $1.duration }))

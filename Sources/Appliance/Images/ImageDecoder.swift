@@ -1,4 +1,3 @@
-import Dispatch
 import Foundation
 import Logging
 import Metrics
@@ -11,15 +10,16 @@ import Glibc
 /// Runs ``ImageJob``s in ffmpeg processes (Debian's `ffmpeg` program, not its libraries linked in):
 /// a hostile bitstream that crashes or hangs a decoder kills one process, never the appliance.
 ///
-/// Each job runs under `prlimit`: an address-space limit (its memory), a CPU-time limit, a 2 MiB
-/// thread stack, a file-size limit and no core dump; a job still running after `timeout` seconds is
-/// killed. At most `jobs` run at once and `queue` more wait; beyond that a job is refused at once
+/// Each job runs under `timeout` (killed when still running after `timeout` seconds), `nice -n 10`
+/// and `prlimit`: an address-space limit (its memory), a CPU-time limit, a 2 MiB thread stack, a
+/// file-size limit and no core dump. At most `jobs` run at once and `queue` more wait; beyond that a job is refused at once
 /// (503), so a flood of image requests cannot pile up processes or stall anything else. The
 /// picture is written to a private directory and read back; the process has no pipe to fill.
 final class ImageDecoder: Sendable {
     struct Settings: Sendable, Equatable {
         var ffmpeg = "/usr/bin/ffmpeg"
         var prlimit = "/usr/bin/prlimit"
+        var timeoutProgram = "/usr/bin/timeout"
         var jobs = 2
         var queue = 32
         var timeout = 10.0
@@ -29,15 +29,16 @@ final class ImageDecoder: Sendable {
     enum Failure: Error, Equatable, CustomStringConvertible {
         /// Too many jobs running and waiting.
         case busy
-        /// ffmpeg ran and made no picture: the media cannot be decoded (its last error line).
-        case undecodable(String)
+        /// ffmpeg ran and made no picture: the media cannot be decoded (what ffmpeg said is logged, not
+        /// answered: it names files).
+        case undecodable
         /// ffmpeg could not be run, or was stopped by a limit.
         case failed(String)
 
         var description: String {
             switch self {
             case .busy: "too many images are being made; try again"
-            case .undecodable(let reason): "the video could not be decoded" + (reason.isEmpty ? "" : ": \(reason)")
+            case .undecodable: "the video could not be decoded"
             case .failed(let reason): reason
             }
         }
@@ -65,7 +66,9 @@ final class ImageDecoder: Sendable {
     }
 
     /// Whether ffmpeg is installed (for `check-config` and the log at start).
-    var isAvailable: Bool { FileManager.default.isExecutableFile(atPath: settings.ffmpeg) && FileManager.default.isExecutableFile(atPath: settings.prlimit) }
+    var isAvailable: Bool {
+        [settings.ffmpeg, settings.prlimit, settings.timeoutProgram, "/usr/bin/nice"].allSatisfy { FileManager.default.isExecutableFile(atPath: $0) }
+    }
 
     /// The picture `job` makes.
     func run(_ job: ImageJob) async throws(Failure) -> ByteBuffer {
@@ -78,41 +81,44 @@ final class ImageDecoder: Sendable {
         defer { release() }
         let name = directory + "/job-\(sequence.add(1, ordering: .relaxed).newValue)"
         let settings = settings
-        let outcome = await BlockingWork.run { () -> Result<Process, Failure> in
+        let started = ContinuousClock.now
+        let watch = Watch()
+        // Prepared and started (one posix_spawn) off the Swift-concurrency pool.
+        let spawned = await BlockingWork.run { () -> String? in
             do {
                 if let script = job.script { try script.write(toFile: name + ".ffconcat", atomically: false, encoding: .utf8) }
                 _ = FileManager.default.createFile(atPath: name + ".log", contents: nil)
                 let process = Process()
-                process.executableURL = URL(fileURLWithPath: settings.prlimit)
-                process.arguments = ["--as=\(settings.memoryBytes)", "--cpu=\(Int(settings.timeout.rounded(.up)))", "--stack=2097152",
-                                     "--fsize=\(ImageJob.maximumOutputBytes + 1024 * 1024)", "--core=0", "--", settings.ffmpeg]
-                    + job.arguments(output: name + ".out", script: name + ".ffconcat")
+                process.executableURL = URL(fileURLWithPath: settings.timeoutProgram)
+                process.arguments = Self.command(settings) + job.arguments(output: name + ".out", script: name + ".ffconcat")
                 // glibc reserves 64 MiB of address space per thread's malloc arena: two are enough.
                 process.environment = ["MALLOC_ARENA_MAX": "2", "PATH": "/usr/bin:/bin"]
                 process.standardInput = FileHandle.nullDevice
                 process.standardOutput = FileHandle.nullDevice
                 process.standardError = FileHandle(forWritingAtPath: name + ".log")
-                return .success(process)
+                process.terminationHandler = { process in
+                    watch.ended(process.terminationReason == .uncaughtSignal ? .killed(process.terminationStatus) : .exited(process.terminationStatus))
+                }
+                try process.run()
+                return nil
             } catch {
-                return .failure(.failed("cannot prepare the decoder: \(error)"))
+                return "\(error)"
             }
         }
-        let process: Process
-        switch outcome {
-        case .success(let made): process = made
-        case .failure(let failure):
+        if let spawned {
+            logger.error("cannot start the image decoder", metadata: ["error": "\(spawned)"])
             Self.count("failed")
-            throw failure
+            _ = await BlockingWork.run { for suffix in [".out", ".log", ".ffconcat"] { unlink(name + suffix) } }
+            throw .failed("the decoder could not be started")
         }
-        let started = ContinuousClock.now
-        let status = await Self.exit(of: process, timeout: settings.timeout)
+        let status = await watch.exit()
         let result = await BlockingWork.run { () -> (bytes: Data?, log: String) in
             let bytes = FileManager.default.contents(atPath: name + ".out")
             let log = FileManager.default.contents(atPath: name + ".log").map { String(decoding: $0.prefix(4096), as: UTF8.self) } ?? ""
             for suffix in [".out", ".log", ".ffconcat"] { unlink(name + suffix) }
             return (bytes, log)
         }
-        // The last line says most (ffmpeg ends on what stopped it).
+        // The last line says most (ffmpeg ends on what stopped it). For the log only: it names files.
         let lastError = result.log.split(separator: "\n").last.map { String($0.prefix(200)) } ?? ""
         let elapsed = ContinuousClock.now - started
         switch status {
@@ -122,23 +128,31 @@ final class ImageDecoder: Sendable {
             Metrics.Timer(label: MetricsRegistry.imageDecodeTime).recordNanoseconds(Int64(elapsed.components.seconds) * 1_000_000_000
                                                                                   + Int64(elapsed.components.attoseconds / 1_000_000_000))
             return ByteBuffer(bytes: result.bytes!)
-        case .exited(0), .exited(1):
-            logger.info("image decode failed", metadata: ["error": "\(lastError)"])
-            Self.count("undecodable")
-            throw .undecodable(lastError)
-        case .exited(let code):
-            logger.warning("ffmpeg failed", metadata: ["status": "\(code)", "error": "\(lastError)"])
-            Self.count(code == 127 || code == 126 ? "failed" : "undecodable")
-            throw code == 127 || code == 126 ? .failed("ffmpeg is not installed") : .undecodable(lastError)
-        case .killed(let signal, let timedOut):
-            logger.warning("ffmpeg stopped", metadata: ["signal": "\(signal)", "timed_out": "\(timedOut)", "error": "\(lastError)"])
+        case .exited(124):
+            logger.warning("image decoder killed at its time limit", metadata: ["timeout": "\(settings.timeout)", "error": "\(lastError)"])
             Self.count("killed")
-            throw .failed(timedOut || signal == SIGXCPU ? "decoding took too long" : "the decoder crashed (signal \(signal))")
-        case .notStarted(let reason):
-            logger.error("cannot start ffmpeg", metadata: ["error": "\(reason)"])
+            throw .failed("decoding took too long")
+        case .exited(125), .exited(126), .exited(127):
+            logger.error("image decoder could not run", metadata: ["ffmpeg": "\(settings.ffmpeg)", "error": "\(lastError)"])
             Self.count("failed")
-            throw .failed("the decoder could not be started")
+            throw .failed("the decoder could not be run (is ffmpeg installed?)")
+        case .exited(let code):
+            logger.info("image decode failed", metadata: ["status": "\(code)", "error": "\(lastError)"])
+            Self.count("undecodable")
+            throw .undecodable
+        case .killed(let signal):
+            logger.warning("image decoder stopped", metadata: ["signal": "\(signal)", "error": "\(lastError)"])
+            Self.count("killed")
+            throw .failed(signal == SIGXCPU || signal == SIGKILL ? "decoding took too long" : "the decoder crashed (signal \(signal))")
         }
+    }
+
+    /// What runs ffmpeg: coreutils' `timeout` (it kills its own child at the deadline, so no pid can have
+    /// been reused), `nice` (decodes yield the CPU to ingest and playback), then util-linux's `prlimit`.
+    static func command(_ settings: Settings) -> [String] {
+        ["--signal=KILL", "\(settings.timeout)", "/usr/bin/nice", "-n", "10", settings.prlimit,
+         "--as=\(settings.memoryBytes)", "--cpu=\(Int(settings.timeout.rounded(.up)))", "--stack=2097152",
+         "--fsize=\(ImageJob.maximumOutputBytes + 1024 * 1024)", "--core=0", "--", settings.ffmpeg]
     }
 
     private static func count(_ result: String) {
@@ -147,43 +161,32 @@ final class ImageDecoder: Sendable {
 
     private enum Exit: Sendable {
         case exited(Int32)
-        case killed(Int32, timedOut: Bool)
-        case notStarted(String)
+        case killed(Int32)
     }
 
-    /// What the termination handler and the deadline share.
+    /// The process's end, as its termination handler reports it and the job waits for it (either first).
     private final class Watch: Sendable {
-        let ended = Atomic<Bool>(false)
-        let timedOut = Atomic<Bool>(false)
-    }
+        private enum State { case running, ended(Exit), waiting(CheckedContinuation<Exit, Never>) }
+        private let state = Mutex(State.running)
 
-    /// Starts `process` and waits for it to end; after `timeout` seconds it is killed (SIGKILL).
-    /// Starting it is one posix_spawn, done in place.
-    private static func exit(of process: Process, timeout: Double) async -> Exit {
-        let watch = Watch()
-        let started: Result<Void, any Error> = await withCheckedContinuation { (ended: CheckedContinuation<Result<Void, any Error>, Never>) in
-            process.terminationHandler = { _ in
-                if !watch.ended.exchange(true, ordering: .acquiringAndReleasing) { ended.resume(returning: .success(())) }
+        func ended(_ exit: Exit) {
+            let waiter = state.withLock { state -> CheckedContinuation<Exit, Never>? in
+                if case .waiting(let waiter) = state { state = .ended(exit); return waiter }
+                state = .ended(exit)
+                return nil
             }
-            do {
-                try process.run()
-            } catch {
-                if !watch.ended.exchange(true, ordering: .acquiringAndReleasing) { ended.resume(returning: .failure(error)) }
-                return
-            }
-            let pid = process.processIdentifier
-            DispatchQueue.global().asyncAfter(deadline: .now() + timeout) {
-                // Not reaped yet (the handler runs after waitpid), so the pid is still this process's.
-                guard !watch.ended.load(ordering: .acquiring) else { return }
-                watch.timedOut.store(true, ordering: .releasing)
-                kill(pid, SIGKILL)
-            }
+            waiter?.resume(returning: exit)
         }
-        if case .failure(let error) = started { return .notStarted("\(error)") }
-        switch process.terminationReason {
-        case .exit: return .exited(process.terminationStatus)
-        case .uncaughtSignal: return .killed(process.terminationStatus, timedOut: watch.timedOut.load(ordering: .acquiring))
-        @unknown default: return .exited(process.terminationStatus)
+
+        func exit() async -> Exit {
+            await withCheckedContinuation { (waiter: CheckedContinuation<Exit, Never>) in
+                let done = state.withLock { state -> Exit? in
+                    if case .ended(let exit) = state { return exit }
+                    state = .waiting(waiter)
+                    return nil
+                }
+                if let done { waiter.resume(returning: done) }
+            }
         }
     }
 
@@ -216,11 +219,5 @@ final class ImageDecoder: Sendable {
             return slots.waiting.removeFirst()
         }
         next?.resume()
-    }
-}
-
-extension ImageDecoder.Settings {
-    init(_ images: Config.Images) {
-        self.init(ffmpeg: images.ffmpeg, jobs: images.jobs, queue: images.queue, timeout: images.timeout, memoryBytes: images.maxMemory)
     }
 }

@@ -52,12 +52,12 @@ struct ImageJob: Sendable, Hashable {
         switch picture {
         case .thumbnail(let request):
             let input = inputs[0]
-            arguments += ["-i", input.url, "-ss", Self.seconds(input.offset), "-map", "0:v:0", "-frames:v", "1", "-an", "-sn", "-dn",
+            arguments += Self.localFiles + ["-i", input.url, "-ss", Self.seconds(input.offset), "-map", "0:v:0", "-frames:v", "1", "-an", "-sn", "-dn",
                           "-vf", Self.thumbnailFilters(request)]
             arguments += Self.stillCodec(request.format) + ["-f", "image2", "-update", "1"]
         case .animated(let request):
             let input = inputs[0]
-            arguments += ["-i", input.url, "-ss", Self.seconds(input.offset), "-t", Self.seconds(request.end - request.start),
+            arguments += Self.localFiles + ["-i", input.url, "-ss", Self.seconds(input.offset), "-t", Self.seconds(request.end - request.start),
                           "-map", "0:v:0", "-an", "-sn", "-dn"]
             let scale = Self.fit(width: request.width, height: request.height, mode: .preserve)
             if request.format == .gif {
@@ -74,11 +74,14 @@ struct ImageJob: Sendable, Hashable {
             var windows: [String] = []
             var start = 0.0
             for input in inputs {
-                windows.append("between(t\\,\(String(format: "%.3f", start - 0.1))\\,\(Self.seconds(start + min(0.5, input.duration / 2))))")
+                // One picture per window: the first keyframe in it (none selected since it opened).
+                let opens = String(format: "%.3f", start - 0.1)
+                windows.append("between(t\\,\(opens)\\,\(Self.seconds(start + min(0.5, input.duration / 2))))"
+                               + "*(isnan(prev_selected_t)+lt(prev_selected_t\\,\(opens)))")
                 start += input.duration
             }
             let rows = (inputs.count + grid.columns - 1) / grid.columns
-            arguments += ["-f", "concat", "-safe", "0", "-skip_frame", "nokey", "-i", script,
+            arguments += Self.localFiles + ["-f", "concat", "-safe", "0", "-skip_frame", "nokey", "-i", script,
                           "-map", "0:v:0", "-an", "-sn", "-dn",
                           "-vf", "select='\(windows.joined(separator: "+"))',scale=\(grid.tileWidth):\(grid.tileHeight),setsar=1,"
                               + "tile=\(grid.columns)x\(rows)", "-frames:v", "1"]
@@ -93,6 +96,16 @@ struct ImageJob: Sendable, Hashable {
         return "ffconcat version 1.0\n" + inputs.map { input in
             "file '\(input.url.replacingOccurrences(of: "'", with: "'\\''"))'\nduration \(Self.seconds(max(0.001, input.duration)))\n"
         }.joined()
+    }
+
+    /// Inputs may only be local files, alone or concatenated.
+    static let localFiles = ["-protocol_whitelist", "file,concat"]
+
+    /// Whether `name` may be read as a segment or init section: one plain file name (as the packager
+    /// and the recorder name them), nothing a playlist on disk could turn into a path or a protocol.
+    static func isFileName(_ name: String) -> Bool {
+        !name.isEmpty && name.utf8.count <= 128 && name.first != "."
+            && name.utf8.allSatisfy { ASCII.isAlphanumeric($0) || $0 == UInt8(ascii: "-") || $0 == UInt8(ascii: "_") || $0 == UInt8(ascii: ".") }
     }
 
     /// Flips, then the rotation, then the fit into width × height.

@@ -43,6 +43,14 @@ public struct PlaylistTimeline: Sendable, Equatable {
         return (low, min(clamped - entries[low].start, max(0, entries[low].duration - 1)))
     }
 
+    /// Where the run of entries that `index` belongs to ends: at the next discontinuity or init-section
+    /// change, or the timeline's end (the media of one run can be read as one stream).
+    public func runEnd(of index: Int) -> Int64 {
+        var last = index
+        while last + 1 < entries.count, !entries[last + 1].discontinuity, entries[last + 1].map == entries[index].map { last += 1 }
+        return entries[last].end
+    }
+
     /// The entries that hold `from..<to` (clamped), from the one showing `from` up to, not over, a
     /// discontinuity or an init-section change (their bytes can then be read as one stream); nil
     /// when the timeline is empty.
