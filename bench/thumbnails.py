@@ -18,7 +18,6 @@ Writes bench/thumbnails.md.
 """
 import argparse
 import os
-import re
 import resource
 import statistics
 import subprocess
@@ -33,6 +32,7 @@ BENCH = Path(__file__).resolve().parent
 root = BENCH.parent
 sys.path.insert(0, str(root / "Tests/EndToEndTests"))
 import conftest  # noqa: E402
+from signed import wrk  # noqa: E402  (wrk -t2 -c32, its rate; non-2xx fails)
 
 TICKS = os.sysconf("SC_CLK_TCK")
 
@@ -42,14 +42,6 @@ def cpu_seconds(pid, children=True):
     own = int(fields[11]) + int(fields[12])
     reaped = int(fields[13]) + int(fields[14]) if children else 0
     return (own + reaped) / TICKS
-
-
-def wrk(url, seconds):
-    out = subprocess.run(["wrk", "-t2", "-c32", f"-d{seconds}s", url], capture_output=True, text=True, timeout=seconds + 60).stdout
-    rate = float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1))
-    errors = re.search(r"Non-2xx or 3xx responses: (\d+)", out)
-    assert not errors, f"{url}: {errors.group(0)}\n{out}"
-    return rate
 
 
 def percentile(values, fraction):
