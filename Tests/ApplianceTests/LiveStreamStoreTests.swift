@@ -1,8 +1,26 @@
 import Foundation
+import Synchronization
 import Testing
 @testable import Appliance
 
 @Suite struct LiveStreamStoreTests {
+    /// The CLI and the server may open a new database at once, each with its own connections.
+    @Test func connectionsMigratingOneNewDatabaseAtOnceAllSucceed() throws {
+        for round in 0..<5 {
+            let path = NSTemporaryDirectory() + "/onair-migrate-\(getpid())-\(round).sqlite"
+            defer { for suffix in ["", "-wal", "-shm"] { unlink(path + suffix) } }
+            let failures = Mutex<[String]>([])
+            DispatchQueue.concurrentPerform(iterations: 4) { _ in
+                do {
+                    _ = try LiveStreamStore.openMigrated(path: path)
+                } catch {
+                    failures.withLock { $0.append("\(error)") }
+                }
+            }
+            #expect(failures.withLock { $0 } == [])
+        }
+    }
+
     @Test func createGetListDelete() async throws {
         let store = LiveStreamStore()
         let first = try await store.create(NewLiveStream()).stream

@@ -32,15 +32,30 @@ final class LiveStreamStore: Sendable {
             let directory = URL(fileURLWithPath: path).deletingLastPathComponent().path
             do {
                 try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
-                var configuration = Configuration()
-                configuration.busyMode = .timeout(5)
-                let database = try DatabasePool(path: path, configuration: configuration)
-                try LiveStreamStore.migrator.migrate(database)
-                return database
+                return try Self.openMigrated(path: path)
             } catch {
                 throw StoreError.cannotOpen(path: path, reason: "\(error)")
             }
         }
+    }
+
+    /// The database at `path`, opened and migrated, while another process (the CLI beside the server)
+    /// may be doing the same: a new file's switch to WAL can find it locked, and GRDB reads which
+    /// migrations are applied outside their transactions, so both may try one. The loser fails
+    /// ("database is locked", "duplicate column") and, trying again, finds the work done.
+    static func openMigrated(path: String) throws -> DatabasePool {
+        var configuration = Configuration()
+        configuration.busyMode = .timeout(5)
+        for attempt in 1... {
+            do {
+                let database = try DatabasePool(path: path, configuration: configuration)
+                try migrator.migrate(database)
+                return database
+            } catch where attempt < 20 {
+                usleep(50_000)
+            }
+        }
+        fatalError("unreachable")
     }
 
     /// An in-memory database for tests.
