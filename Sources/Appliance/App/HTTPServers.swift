@@ -47,7 +47,7 @@ enum HTTPServers {
                                      recorder: dependencies.assetService.recorder, assets: dependencies.assets, signing: dependencies.signing,
                                      decoder: dependencies.images, cache: ImageCache(maximumBytes: dependencies.imageCacheBytes),
                                      requests: dependencies.playbackRequests,
-                                     latestInterval: .milliseconds(Int64(dependencies.latestInterval * 1000)))
+                                     latestInterval: dependencies.latestInterval)
         let signingKeys = SigningKeysController(signing: dependencies.signing)
         let api = LiveStreamsController(store: dependencies.store, service: dependencies.service, maxBodySize: config.maxBodySize)
         let assetsAPI = AssetsController(assets: dependencies.assets, service: dependencies.assetService, maxBodySize: config.maxBodySize)

@@ -26,8 +26,8 @@ struct ImageController: Sendable {
     let decoder: ImageDecoder
     let cache: ImageCache
     let requests: RequestCounter
-    /// How long a live stream's newest picture is reused.
-    let latestInterval: Duration
+    /// Seconds a live stream's newest picture is reused.
+    let latestInterval: Double
     /// Newest pictures chosen, by playback ID and options: the segment and when it was chosen.
     let latest = LatestChoices()
 
@@ -91,8 +91,8 @@ struct ImageController: Sendable {
             let board = try storyboard(asked, source)
             var url = "\(scheme)://\(Self.host(request))/\(id)/storyboard.\(asked.tileFormat.rawValue)"
             if let token { url += "?token=\(token)" } else if let query = Self.clipQuery(asked) { url += "?" + query }
-            let text = asked.format == .vtt ? board.vtt(imageURL: url) : board.json(imageURL: url)
-            return Self.respond(request, ImageCache.Image(bytes: ByteBuffer(string: text), etag: ImageCache.etag(ByteBuffer(string: text))),
+            let text = ByteBuffer(string: asked.format == .vtt ? board.vtt(imageURL: url) : board.json(imageURL: url))
+            return Self.respond(request, ImageCache.Image(bytes: text, etag: ImageCache.etag(text)),
                                 contentType: asked.contentType, cacheControl: source.cacheControl)
         }
         let (job, cacheControl) = try self.job(asked, id: id, source)
@@ -171,7 +171,7 @@ struct ImageController: Sendable {
                 var same = request
                 same.latest = true
                 return (ImageJob(inputs: [try input(source.timeline, entry..<entry + 1, offset: 0, source.directory)], picture: .thumbnail(same)),
-                        "public, max-age=\(max(1, Int(latestIntervalSeconds.rounded(.up))))")
+                        "public, max-age=\(max(1, Int(latestInterval.rounded(.up))))")
             }
             let timeline = source.timeline
             let time = request.time.map { MediaTime.ticks(seconds: $0) } ?? timeline.start + timeline.duration / 2
@@ -200,8 +200,6 @@ struct ImageController: Sendable {
         }
     }
 
-    private var latestIntervalSeconds: Double { Double(latestInterval.components.seconds) + Double(latestInterval.components.attoseconds) * 1e-18 }
-
     /// The newest segment of the live window, or the one chosen less than `latestInterval` ago while
     /// the window still lists it: one decode per stream and options per interval.
     private func newest(id: String, _ request: ImageRequest, _ timeline: PlaylistTimeline) -> Int {
@@ -210,7 +208,7 @@ struct ImageController: Sendable {
         let key = "\(id)|\(same)", now = ContinuousClock.now
         let newest = timeline.entries.count - 1
         return latest.chosen.withLock { latest in
-            if let chosen = latest[key], now - chosen.at < latestInterval,
+            if let chosen = latest[key], now - chosen.at < .seconds(latestInterval),
                let index = timeline.entries.lastIndex(where: { $0.uri == chosen.uri }) {
                 return index
             }
