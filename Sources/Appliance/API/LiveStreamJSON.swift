@@ -8,14 +8,17 @@ struct LiveStreamJSON: Encodable, Sendable {
     /// Webhooks' `data` has `created_at` as a number of Unix seconds, as Mux's webhooks do (the
     /// API's is a string): reference/mux-api.md §8.2.
     let createdAtAsNumber: Bool
+    /// Each simulcast target's status now (idle when not given: the CLI, the hub's events).
+    let simulcastStatus: @Sendable (String) -> SimulcastStatus
 
     init(_ stream: LiveStream) {
         self.init(stream, createdAtAsNumber: false)
     }
 
-    init(_ stream: LiveStream, createdAtAsNumber: Bool) {
+    init(_ stream: LiveStream, createdAtAsNumber: Bool = false, simulcastStatus: @escaping @Sendable (String) -> SimulcastStatus = { _ in .idle }) {
         self.stream = stream
         self.createdAtAsNumber = createdAtAsNumber
+        self.simulcastStatus = simulcastStatus
     }
 
     /// The JSON of `stream` as a webhook's `data`.
@@ -33,7 +36,8 @@ struct LiveStreamJSON: Encodable, Sendable {
     private enum Key: String, CodingKey {
         case id, stream_key, status, created_at, reconnect_window, max_continuous_duration, latency_mode,
              passthrough, audio_only, test, playback_ids, recent_asset_ids, active_asset_id, active_ingest_protocol,
-             use_slate_for_standard_latency, reduced_latency, low_latency, new_asset_settings, reconnect_slate_url, meta
+             use_slate_for_standard_latency, reduced_latency, low_latency, new_asset_settings, reconnect_slate_url, meta,
+             simulcast_targets
     }
 
     private enum MetaKey: String, CodingKey { case title }
@@ -73,6 +77,10 @@ struct LiveStreamJSON: Encodable, Sendable {
             try meta.encode(title, forKey: .title)
         }
         if stream.status == .active { try c.encodeIfPresent(stream.activeIngestProtocol, forKey: .active_ingest_protocol) }
+        // Absent when there are none, as in Mux's own examples.
+        if let targets = stream.simulcastTargets, !targets.isEmpty {
+            try c.encode(targets.map { SimulcastTargetJSON(target: $0, status: simulcastStatus($0.id)) }, forKey: .simulcast_targets)
+        }
     }
 
     /// Pretty, sorted JSON text of `value` (the CLI's `--json`).

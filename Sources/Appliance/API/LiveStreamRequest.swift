@@ -203,6 +203,44 @@ struct LiveStreamRequest {
         return policies("policy")?.first
     }
 
+    /// A CreateSimulcastTargetRequest: `url` (required; rtmp:// or rtmps://), `stream_key`, `passthrough`.
+    mutating func simulcastTarget() throws -> SimulcastTarget {
+        let target = simulcastTargetFields()
+        try check()
+        return target!
+    }
+
+    private mutating func simulcastTargetFields() -> SimulcastTarget? {
+        let url = string("url", maxLength: SimulcastURL.maxLength)
+        if present("url") == nil { problems.append("url is required") }
+        let streamKey = string("stream_key", maxLength: 1024).flatMap { $0.isEmpty ? nil : $0 }
+        let passthrough = string("passthrough", maxLength: 255)
+        guard let url else { return nil }
+        do {
+            _ = try SimulcastURL(url: url, streamKey: streamKey)
+        } catch {
+            problems.append(error.message)
+            return nil
+        }
+        return SimulcastTarget(id: "", url: url, streamKey: streamKey, passthrough: passthrough)
+    }
+
+    /// `simulcast_targets` of a create request: at most ``SimulcastTarget/limit`` of them.
+    mutating func simulcastTargets() -> [SimulcastTarget] {
+        guard let value = present("simulcast_targets") else { return [] }
+        guard case .array(let items) = value, items.count <= SimulcastTarget.limit else {
+            problems.append("simulcast_targets must be an array of at most \(SimulcastTarget.limit) objects"); return []
+        }
+        var targets: [SimulcastTarget] = []
+        for item in items {
+            guard case .object(let fields) = item else { problems.append("simulcast_targets entries must be objects"); return [] }
+            var entry = LiveStreamRequest(fields: fields)
+            if let target = entry.simulcastTargetFields() { targets.append(target) }
+            problems += entry.problems.map { "simulcast_targets.\($0)" }
+        }
+        return targets
+    }
+
     /// Most playback IDs one create request may ask for.
     static let maxPolicies = 10
 
@@ -222,6 +260,7 @@ struct LiveStreamRequest {
         new.reconnectSlateURL = string("reconnect_slate_url", maxLength: 2048)
         new.title = title()
         new.newAssetSettings = newAssetSettings()
+        new.simulcastTargets = simulcastTargets()
         _ = bool("reduced_latency")
         _ = bool("low_latency")
         try check()

@@ -7,12 +7,13 @@ import Hummingbird
 struct LiveStreamsController: Sendable {
     let store: LiveStreamStore
     let service: LiveStreamService
+    let simulcast: Simulcast
     let maxBodySize: Int
 
     func register<Context: RequestContext>(on group: RouterGroup<Context>) {
         group.post("live-streams") { request, context in try await create(request, context) }
         group.get("live-streams") { request, _ in try await list(request) }
-        group.get("live-streams/:id") { _, context in try APIResponse.envelope(LiveStreamJSON(try await stream(context))) }
+        group.get("live-streams/:id") { _, context in try APIResponse.envelope(json(try await stream(context))) }
         group.patch("live-streams/:id") { request, context in try await update(request, context) }
         group.delete("live-streams/:id") { _, context in try await delete(context) }
         group.post("live-streams/:id/reset-stream-key") { request, context in try await resetKey(request, context) }
@@ -39,7 +40,8 @@ struct LiveStreamsController: Sendable {
         var body = try LiveStreamRequest(body: try await collect(request))
         let created = try await service.create(try body.newLiveStream())
         context.logger.info("live stream created", metadata: ["live_stream_id": "\(created.id)"])
-        return try APIResponse.envelope(LiveStreamJSON(created), status: .created)
+        for target in created.simulcastTargets ?? [] { simulcast.announce(.created, target, liveStreamID: created.id) }
+        return try APIResponse.envelope(json(created), status: .created)
     }
 
     private func list(_ request: Request) async throws -> Response {
@@ -52,7 +54,7 @@ struct LiveStreamsController: Sendable {
             status = value
         }
         let streamKey = query.get("stream_key")
-        return try APIResponse.envelope(try await store.liveStreams(limit: limit, page: page, status: status, streamKey: streamKey).map(LiveStreamJSON.init))
+        return try APIResponse.envelope(try await store.liveStreams(limit: limit, page: page, status: status, streamKey: streamKey).map(json))
     }
 
     private func update(_ request: Request, _ context: some RequestContext) async throws -> Response {
@@ -60,7 +62,7 @@ struct LiveStreamsController: Sendable {
         var body = try LiveStreamRequest(body: try await collect(request))
         let changes = try body.update()
         guard let updated = try await service.update(id: id, changes) else { throw MuxError.notFound }
-        return try APIResponse.envelope(LiveStreamJSON(updated))
+        return try APIResponse.envelope(json(updated))
     }
 
     private func delete(_ context: some RequestContext) async throws -> Response {
@@ -75,7 +77,7 @@ struct LiveStreamsController: Sendable {
         let id = try context.parameters.require("id")
         guard let updated = try await service.resetStreamKey(id: id) else { throw MuxError.notFound }
         context.logger.info("stream key reset", metadata: ["live_stream_id": "\(id)"])
-        return try APIResponse.envelope(LiveStreamJSON(updated), status: .created)
+        return try APIResponse.envelope(json(updated), status: .created)
     }
 
     /// enable, disable, complete: an empty body (or `{}`) in, `{"data": {}}` out.
@@ -113,6 +115,11 @@ struct LiveStreamsController: Sendable {
     }
 
     // MARK: Helpers
+
+    /// The stream's JSON with its simulcast targets' statuses as they are now.
+    private func json(_ stream: LiveStream) -> LiveStreamJSON {
+        LiveStreamJSON(stream, simulcastStatus: { [simulcast] in simulcast.status(of: $0) })
+    }
 
     private func stream(_ context: some RequestContext) async throws -> LiveStream {
         guard let stream = try await store.liveStream(id: try context.parameters.require("id")) else { throw MuxError.notFound }

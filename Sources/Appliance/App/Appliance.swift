@@ -50,6 +50,18 @@ struct Appliance {
         let packagers = PackagerFactory(root: config.hls.directory, settings: PackagerSettings(config.hls), budget: budget,
                                         logger: logger, maxHeldRequests: config.hls.maxHeldRequests, recorders: recorder,
                                         wallClock: { Int64((Date().timeIntervalSince1970 * 1000).rounded()) })
+        let simulcastTLS = try Simulcast.tlsContext(caFile: config.simulcast.caFile)
+        let simulcast = Simulcast(packagers: packagers, settings: SimulcastPusher.Settings(config.simulcast), tls: simulcastTLS,
+                                  logger: logger) { event in
+            let data = LiveStreamJSON.webhookBody(SimulcastTargetJSON(target: event.target, status: event.status, liveStreamID: event.liveStreamID))
+            do {
+                try await journal.record(type: "video.live_stream.simulcast_target.\(event.kind.rawValue)",
+                                         .init(objectType: "simulcast_target", objectID: event.target.id, data: data), at: Date())
+            } catch {
+                logger.error("cannot record a simulcast event for the webhooks", metadata: [
+                    "event": "\(event.kind.rawValue)", "simulcast_target_id": "\(event.target.id)", "error": "\(error)"])
+            }
+        }
         let assetService = AssetService(assets: assets, recorder: recorder) { playbackIDs.invalidate() }
         let monitor = LifecycleMonitor(events: events.subscribe("monitor"), playbackIDs: playbackIDs, logger: logger)
         let tokens = AccessTokens(config.accessTokens.map(AccessTokens.Credential.init))
@@ -81,7 +93,7 @@ struct Appliance {
             let released = StartupMemory.release()
             logger.debug("start-up memory released", metadata: ["text": "\(released / 1024) KiB unmapped"])
         }
-        let hub = StreamHub(directory: store, outputs: packagers, events: events, journal: journal, settings: HubSettings(config.rtmp),
+        let hub = StreamHub(directory: store, outputs: simulcast, events: events, journal: journal, settings: HubSettings(config.rtmp),
                             logger: logger, onReady: { await readiness.up() })
         hubBox.withLock { $0 = hub }
         let service = LiveStreamService(repository: store, hub: hub) { _ in playbackIDs.invalidate() }
@@ -89,7 +101,7 @@ struct Appliance {
         let http = HTTPServers.make(config: config.http, metrics: config.metrics.listen, .init(
             store: store, service: service, packagers: packagers, assets: assets, assetService: assetService,
             playbackIDs: playbackIDs, tokens: tokens, signing: signing, tls: tls,
-            images: images, imageCacheBytes: config.images.cacheBytes, latestInterval: config.images.latestInterval, metrics: metrics, playbackRequests: playbackRequests, logger: logger, onRunning: { await readiness.up() }))
+            images: images, simulcast: simulcast, simulcastTargets: SimulcastTargetStore(store: store), imageCacheBytes: config.images.cacheBytes, latestInterval: config.images.latestInterval, metrics: metrics, playbackRequests: playbackRequests, logger: logger, onRunning: { await readiness.up() }))
 
         let stallLimit = TimeAmount.seconds(max(30, Int64(config.hls.segmentDuration * 10)))
         let health = HealthCheck(eventLoops: MultiThreadedEventLoopGroup.singleton, deadline: .seconds(1), probes: [
@@ -97,7 +109,7 @@ struct Appliance {
             { packagers.livePackagers.allSatisfy { !$0.isStalled(now: .now(), limit: stallLimit) } },
         ])
         var services: [ServiceGroupConfiguration.ServiceConfiguration] = [
-            .init(service: webhooks), .init(service: monitor), .init(service: recorder), .init(service: hub), .init(service: rtmp),
+            .init(service: webhooks), .init(service: monitor), .init(service: simulcast), .init(service: recorder), .init(service: hub), .init(service: rtmp),
         ] + http.servers.map { .init(service: $0) }
         if let configPath {
             services.append(.init(service: Reloader(path: configPath, notifier: notifier, logger: logger, status: status) { next in
@@ -107,6 +119,7 @@ struct Appliance {
                 recorder.settings = RecordingSettings(next.recordings)
                 budget.limit = next.hls.maxBytes
                 webhooks.configure(next.webhooks.map(WebhookEndpoint.init), WebhookSettings(next))
+                simulcast.configure(SimulcastPusher.Settings(next.simulcast), tls: try Simulcast.tlsContext(caFile: next.simulcast.caFile))
             }))
         }
         services.append(.init(service: Supervisor(notifier: notifier, health: health, status: status, logger: logger)))

@@ -26,6 +26,8 @@ enum HTTPServers {
         var signing: PlaybackSigning
         var tls: TLSContexts
         var images: ImageDecoder
+        var simulcast: Simulcast
+        var simulcastTargets: SimulcastTargetStore
         var imageCacheBytes: Int
         var latestInterval: Double
         var metrics: PrometheusCollectorRegistry
@@ -49,7 +51,10 @@ enum HTTPServers {
                                      requests: dependencies.playbackRequests,
                                      latestInterval: dependencies.latestInterval)
         let signingKeys = SigningKeysController(signing: dependencies.signing)
-        let api = LiveStreamsController(store: dependencies.store, service: dependencies.service, maxBodySize: config.maxBodySize)
+        let api = LiveStreamsController(store: dependencies.store, service: dependencies.service, simulcast: dependencies.simulcast,
+                                        maxBodySize: config.maxBodySize)
+        let simulcastAPI = SimulcastTargetsController(targets: dependencies.simulcastTargets, simulcast: dependencies.simulcast,
+                                                      maxBodySize: config.maxBodySize)
         let assetsAPI = AssetsController(assets: dependencies.assets, service: dependencies.assetService, maxBodySize: config.maxBodySize)
         let requestTimeout = TimeAmount.milliseconds(Int64(config.requestTimeout * 1000))
         let idleTimeout = TimeAmount.milliseconds(Int64(config.idleTimeout * 1000))
@@ -77,6 +82,7 @@ enum HTTPServers {
         addHealth(to: secure)
         let video = secure.group("video/v1").add(middleware: AuthMiddleware(tokens: dependencies.tokens))
         api.register(on: video)
+        simulcastAPI.register(on: video)
         assetsAPI.register(on: video)
         // Signing keys need System permissions under both prefixes (the /video/v1 ones are deprecated), as on
         // Mux: a key signs tokens for every signed playback ID.

@@ -93,3 +93,13 @@ extension ImageDecoder.Settings {
         self.init(ffmpeg: images.ffmpeg, jobs: images.jobs, queue: images.queue, timeout: images.timeout, memoryBytes: images.maxMemory)
     }
 }
+
+extension SimulcastPusher.Settings {
+    init(_ simulcast: Config.Simulcast) {
+        self.init()
+        feed = RelayFeed.Settings(maximumQueuedBytes: simulcast.queueBytes)
+        connectTimeout = .milliseconds(Int64(simulcast.connectTimeout * 1000))
+        connection.maxRetry = .milliseconds(Int64(simulcast.maxRetry * 1000))
+        connection.firstRetry = min(connection.firstRetry, connection.maxRetry)
+    }
+}

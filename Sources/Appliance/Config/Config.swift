@@ -104,6 +104,18 @@ struct Config: Sendable, Equatable {
         var latestInterval = 10.0
     }
 
+    /// Pushing broadcasts on to their simulcast targets (`simulcast:`).
+    struct Simulcast: Sendable, Equatable {
+        /// Bytes queued per target before it drops to the next keyframe (a slow or stalled target).
+        var queueBytes = 4 * 1024 * 1024
+        /// Seconds from connecting to the target accepting the publish.
+        var connectTimeout = 10.0
+        /// Longest wait between reconnection attempts, in seconds.
+        var maxRetry = 30.0
+        /// PEM CA certificates trusted for rtmps:// targets besides the system store.
+        var caFile: String?
+    }
+
     struct Storage: Sendable, Equatable {
         /// SQLite database file.
         var database = "/var/lib/onair/onair.sqlite"
@@ -157,6 +169,9 @@ struct Config: Sendable, Equatable {
         "video.asset.live_stream_completed", "video.asset.warning", "video.asset.static_rendition.created",
         "video.asset.static_rendition.ready", "video.asset.static_rendition.skipped", "video.asset.static_rendition.errored",
         "video.asset.static_rendition.deleted",
+        "video.live_stream.simulcast_target.created", "video.live_stream.simulcast_target.idle",
+        "video.live_stream.simulcast_target.starting", "video.live_stream.simulcast_target.broadcasting",
+        "video.live_stream.simulcast_target.errored", "video.live_stream.simulcast_target.deleted",
     ]
 
     var rtmp = RTMP()
@@ -165,6 +180,7 @@ struct Config: Sendable, Equatable {
     var hls = HLS()
     var recordings = Recordings()
     var images = Images()
+    var simulcast = Simulcast()
     var storage = Storage()
     var accessTokens: [AccessToken] = []
     /// A YAML file with more tokens in the same format (written at install time).

@@ -60,7 +60,7 @@ enum ConfigLoader {
         var config = Config()
         guard let root else { return config }
         let top = try Section(root, path: "")
-        try top.only(["rtmp", "http", "metrics", "hls", "recordings", "images", "storage", "access_tokens", "access_tokens_file", "environment_name", "webhooks",
+        try top.only(["rtmp", "http", "metrics", "hls", "recordings", "images", "simulcast", "storage", "access_tokens", "access_tokens_file", "environment_name", "webhooks",
                       "webhook_delivery"])
         config.environmentName = try top.string("environment_name").flatMap { $0.isEmpty ? nil : $0 }
         if let webhooks = top.node("webhooks") {
@@ -136,6 +136,16 @@ enum ConfigLoader {
             config.images.maxMemory = Int64(try images.int("max_memory", (256 * 1024 * 1024)...Int.max) ?? Int(config.images.maxMemory))
             config.images.cacheBytes = try images.int("cache_bytes", (1024 * 1024)...Int.max) ?? config.images.cacheBytes
             config.images.latestInterval = try images.seconds("latest_interval", 0...600) ?? config.images.latestInterval
+        }
+        if let simulcast = try top.section("simulcast") {
+            try simulcast.only(["queue_bytes", "connect_timeout", "max_retry", "ca_file"])
+            config.simulcast.queueBytes = try simulcast.int("queue_bytes", (64 * 1024)...(1024 * 1024 * 1024)) ?? config.simulcast.queueBytes
+            config.simulcast.connectTimeout = try simulcast.seconds("connect_timeout", 1...120) ?? config.simulcast.connectTimeout
+            config.simulcast.maxRetry = try simulcast.seconds("max_retry", 1...3600) ?? config.simulcast.maxRetry
+            config.simulcast.caFile = try simulcast.string("ca_file").flatMap { $0.isEmpty ? nil : $0 }
+            if let caFile = config.simulcast.caFile, !FileManager.default.isReadableFile(atPath: caFile) {
+                throw simulcast.error("ca_file", "cannot read \(caFile)")
+            }
         }
         if let storage = try top.section("storage") {
             try storage.only(["database"])

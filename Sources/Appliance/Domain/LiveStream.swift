@@ -38,6 +38,8 @@ struct LiveStream: Sendable, Equatable, Codable {
     var activeAssetID: String?
     /// The stream's newest assets, oldest first (read from the assets; nil in change-feed snapshots of old versions).
     var recentAssetIDs: [String]?
+    /// Where each broadcast is pushed on (nil in change-feed snapshots of old versions).
+    var simulcastTargets: [SimulcastTarget]?
 
     /// Whether its broadcasts are recorded into assets.
     var records: Bool { newAssetSettings != nil }

@@ -11,6 +11,7 @@ struct NewLiveStream: Sendable {
     var useSlateForStandardLatency = false
     var reconnectSlateURL: String?
     var title: String?
+    var simulcastTargets: [SimulcastTarget] = []
 }
 
 /// A PATCH: nil leaves a field as it is; an empty passthrough/slate URL clears it.

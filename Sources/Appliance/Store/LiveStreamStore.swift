@@ -168,7 +168,8 @@ final class LiveStreamStore: Sendable {
             passthrough: new.passthrough, audioOnly: new.audioOnly, test: new.test,
             playbackIDs: new.playbackPolicies.map { PlaybackID(id: Identifier.opaque(), policy: $0) },
             activeIngestProtocol: nil, newAssetSettings: new.newAssetSettings,
-            useSlateForStandardLatency: new.useSlateForStandardLatency, reconnectSlateURL: new.reconnectSlateURL, title: new.title)
+            useSlateForStandardLatency: new.useSlateForStandardLatency, reconnectSlateURL: new.reconnectSlateURL, title: new.title,
+            simulcastTargets: new.simulcastTargets.map { SimulcastTarget(id: Identifier.opaque(), url: $0.url, streamKey: $0.streamKey, passthrough: $0.passthrough) })
         return try await write { db in
             let sequence = try Int.fetchOne(db, sql: "SELECT COALESCE(MAX(sequence), 0) + 1 FROM live_stream") ?? 1
             try db.execute(sql: """
@@ -181,6 +182,7 @@ final class LiveStreamStore: Sendable {
                                  stream.audioOnly, stream.test, sequence, stream.newAssetSettings,
                                  stream.useSlateForStandardLatency, stream.reconnectSlateURL, stream.title])
             for playback in stream.playbackIDs { try Self.insert(playback, liveStreamID: stream.id, db) }
+            for target in stream.simulcastTargets ?? [] { try Self.insert(target, liveStreamID: stream.id, db) }
             return try Self.record(.created, stream, db)
         }
     }
@@ -305,6 +307,13 @@ final class LiveStreamStore: Sendable {
         return LiveStreamChange(sequence: sequence, kind: kind, stream: stream)
     }
 
+    static func insert(_ target: SimulcastTarget, liveStreamID: String, _ db: Database) throws {
+        let sequence = try Int.fetchOne(db, sql: "SELECT COALESCE(MAX(sequence), -1) + 1 FROM simulcast_target WHERE live_stream_id = ?",
+                                        arguments: [liveStreamID]) ?? 0
+        try db.execute(sql: "INSERT INTO simulcast_target (id, live_stream_id, url, stream_key, passthrough, sequence) VALUES (?, ?, ?, ?, ?, ?)",
+                       arguments: [target.id, liveStreamID, target.url, target.streamKey, target.passthrough, sequence])
+    }
+
     private static func insert(_ playback: PlaybackID, liveStreamID: String, _ db: Database) throws {
         let sequence = try Int.fetchOne(db, sql: "SELECT COALESCE(MAX(sequence), -1) + 1 FROM playback_id WHERE live_stream_id = ?",
                                         arguments: [liveStreamID]) ?? 0
@@ -313,7 +322,7 @@ final class LiveStreamStore: Sendable {
     }
 
     /// Streams and their playback IDs in two queries.
-    private static func fetch(_ db: Database, where filter: String, _ arguments: StatementArguments,
+    static func fetch(_ db: Database, where filter: String, _ arguments: StatementArguments,
                               limit: Int = -1, offset: Int = 0) throws -> [LiveStream] {
         let rows = try Row.fetchAll(db, sql: """
             SELECT * FROM live_stream WHERE \(filter) ORDER BY sequence DESC LIMIT \(limit) OFFSET \(offset)
@@ -327,6 +336,13 @@ final class LiveStreamStore: Sendable {
             """, arguments: StatementArguments(ids)) {
             playbackIDs[row["live_stream_id"], default: []].append(
                 PlaybackID(id: row["id"], policy: PlaybackID.Policy(rawValue: row["policy"]) ?? .signed))
+        }
+        var targets: [String: [SimulcastTarget]] = [:]
+        for row in try Row.fetchAll(db, sql: """
+            SELECT id, live_stream_id, url, stream_key, passthrough FROM simulcast_target WHERE live_stream_id IN (\(placeholders)) ORDER BY sequence
+            """, arguments: StatementArguments(ids)) {
+            targets[row["live_stream_id"], default: []].append(
+                SimulcastTarget(id: row["id"], url: row["url"], streamKey: row["stream_key"], passthrough: row["passthrough"]))
         }
         var assets: [String: [String]] = [:]
         for row in try Row.fetchAll(db, sql: """
@@ -348,7 +364,7 @@ final class LiveStreamStore: Sendable {
                 playbackIDs: playbackIDs[id] ?? [], activeIngestProtocol: row["active_ingest_protocol"],
                 newAssetSettings: row["new_asset_settings"], useSlateForStandardLatency: row["use_slate_for_standard_latency"],
                 reconnectSlateURL: row["reconnect_slate_url"], title: row["meta_title"],
-                activeAssetID: row["active_asset_id"], recentAssetIDs: assets[id])
+                activeAssetID: row["active_asset_id"], recentAssetIDs: assets[id], simulcastTargets: targets[id] ?? [])
         }
     }
 }

@@ -129,6 +129,16 @@ extension LiveStreamStore {
                 t.column("value", .blob).notNull()
             }
         }
+        migrator.registerMigration("v7: simulcast targets") { db in
+            try db.create(table: "simulcast_target") { t in
+                t.primaryKey("id", .text)
+                t.column("live_stream_id", .text).notNull().indexed().references("live_stream", onDelete: .cascade)
+                t.column("url", .text).notNull()
+                t.column("stream_key", .text)
+                t.column("passthrough", .text)
+                t.column("sequence", .integer).notNull()
+            }
+        }
         return migrator
     }
 }
