@@ -15,7 +15,7 @@ from pathlib import Path
 # a -> [b...]: a may use b. Folders not listed may use nothing but themselves.
 APPLIANCE = {
     "App": "*",
-    "API": ["Store", "Streams", "Recording", "Signing", "Domain", "Observability", "Support"],
+    "API": ["Store", "Streams", "Recording", "Signing", "Simulcast", "Domain", "Observability", "Support"],
     "Ingest": ["Streams", "Domain", "Observability", "Support"],
     "Packaging": ["Streams", "Domain", "Observability", "Support"],
     "Playback": ["Store", "Packaging", "Recording", "Signing", "Domain", "Observability", "Support"],
@@ -24,6 +24,7 @@ APPLIANCE = {
     "Recording": ["Packaging", "Streams", "Store", "Domain", "Observability", "Support"],
     "Streams": ["Domain", "Observability", "Support"],
     "Webhooks": ["Store", "Streams", "Domain", "Observability", "Support"],
+    "Simulcast": ["Streams", "Store", "Domain", "Observability", "Support"],
     "Store": ["Domain", "Support"],
     "Domain": [],
     "Config": [],
@@ -40,6 +41,7 @@ MEDIA = {
     "RTMP": ["AMF", "Support"],
     "Containers": ["Stream", "Codecs", "Support"],
     "HLS": ["Containers", "Stream", "Codecs", "Support"],
+    "Relay": ["RTMP", "FLV", "AMF", "Stream", "Codecs", "Support"],
 }
 DECLARATION = re.compile(r"^(?:(?:public|package|internal|private|fileprivate|final|indirect|@\w+)[ \t]+)*"
                          r"(?:struct|class|enum|protocol|actor|typealias|func)[ \t]+([A-Za-z_]\w*)", re.M)
