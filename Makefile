@@ -13,7 +13,8 @@ SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 BUILD_PACKAGES := libsqlite3-dev libsystemd-dev zlib1g-dev pkg-config openssl
 RUN_PACKAGES := ffmpeg
 TEST_PACKAGES := ffmpeg gstreamer1.0-tools gstreamer1.0-plugins-base gstreamer1.0-plugins-good \
-	gstreamer1.0-plugins-bad gstreamer1.0-plugins-ugly gstreamer1.0-libav python3-venv chromium prometheus
+	gstreamer1.0-plugins-bad gstreamer1.0-plugins-ugly gstreamer1.0-libav python3-venv chromium prometheus \
+	nginx libnginx-mod-rtmp
 # Building the .deb (debian/control's Build-Depends plus lintian) and testing it (systemd-analyze,
 # setpriv, strace for the sandbox checks).
 DEB_PACKAGES := debhelper dpkg-dev fakeroot lintian libsystemd-dev zlib1g-dev

@@ -38,9 +38,10 @@ GOLDEN = {
     "tsdemux": [],
     "fragments": [],
     "images": [],
+    "relay": [],
 }
 # Targets whose first byte picks where the input is split into two reads.
-SPLIT = {"chunk", "handshake", "session", "tsdemux"}
+SPLIT = {"chunk", "handshake", "session", "tsdemux", "relay"}
 ARRAY = re.compile(r"\[\s*(0x[0-9A-Fa-f]{1,2}(?:\s*,\s*0x[0-9A-Fa-f]{1,2})+)\s*,?\s*\]")
 
 
@@ -130,6 +131,17 @@ def main():
                         b"thumbnail.webp?latest=true&height=4096&fit_mode=smartcrop&width=1",
                         b"animated.gif?start=2&end=7&fps=30&width=640",
                         b"storyboard.vtt?asset_start_time=10&asset_end_time=3600&format=webp"]
+    # What a server answers a publishing client: S0 S1 S2, then connect's and createStream's _result and
+    # Publish.Start (transaction ids 1, 4, 5 as onair's client numbers them).
+    s0s1s2 = b"\x03" + bytes(8) + bytes(range(256)) * 6 + bytes(1536)
+    answers = chunked(2, 5, 0, struct.pack(">I", 2500000)) + chunked(2, 1, 0, struct.pack(">I", 4096))
+    answers += chunked(3, 20, 0, amf0("_result") + amf0(1) + amf0({"fmsVer": "FMS/3,0,1,123"})
+                       + amf0({"level": "status", "code": "NetConnection.Connect.Success"}), chunk_size=4096)
+    answers += chunked(3, 20, 0, amf0("_result") + amf0(4) + amf0(None) + amf0(1), chunk_size=4096)
+    answers += chunked(5, 20, 1, amf0("onStatus") + amf0(0) + amf0(None)
+                       + amf0({"level": "status", "code": "NetStream.Publish.Start"}), chunk_size=4096)
+    seeds["relay"] += [s0s1s2 + answers, b"rtmps://live-api-s.facebook.com:443/rtmp/ FB-123?s_bl=1",
+                       b"rtmp://a.rtmp.youtube.com/live2/key"]
     if SEEDS.exists():
         shutil.rmtree(SEEDS)
     for target, items in seeds.items():

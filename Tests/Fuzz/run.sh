@@ -11,7 +11,7 @@ binary=$1 seconds=$2 work=$3
 shift 3
 here=$(cd "$(dirname "$0")" && pwd)
 targets=("$@")
-[ ${#targets[@]} -gt 0 ] || targets=(chunk handshake session amf0 amf3 flv avc asc playlist config json boxes tsdemux fragments images)
+[ ${#targets[@]} -gt 0 ] || targets=(chunk handshake session amf0 amf3 flv avc asc playlist config json boxes tsdemux fragments images relay)
 mkdir -p "$work"
 summary=$work/summary.txt
 : > "$summary"

@@ -11,8 +11,8 @@ import NIOCore
 /// - Timestamps are the broadcast's own, in milliseconds (no re-encode, no re-timing). After the
 ///   publisher reconnects, the new session's timestamps (usually from 0 again) are moved to carry on
 ///   `resumeGap` after the last one sent, so the target sees one continuous stream.
-/// - When the queue passes `maximumQueuedBytes` (the target is slower than the broadcast, or
-///   stalled), everything queued is dropped and the feed waits for the next keyframe: the target
+/// - When what is queued passes `maximumQueuedBytes` (the target is slower than the broadcast, or
+///   stalled) as another sample arrives, everything queued is dropped and the feed waits for the next keyframe: the target
 ///   loses a stretch, the broadcast and every other target never wait. ``sample(_:)`` says so.
 /// - A track change (new sequence header) is queued in order with the samples.
 public struct RelayFeed: Sendable {
@@ -113,6 +113,9 @@ public struct RelayFeed: Sendable {
             keep(sample, startsGOP: resumes)
             return nil
         }
+        // What waited before this sample: a single message larger than the bound (a big keyframe) is
+        // still sent when the socket keeps up.
+        let waiting = queuedBytes
         let dts = MediaTime.milliseconds(ticks: sample.dts)
         if waitingForKeyframe {
             guard resumes else { return nil }
@@ -129,7 +132,7 @@ public struct RelayFeed: Sendable {
         let timestamp = max(0, dts + offset)
         enqueue(sample.kind == .video ? .video : .audio, timestamp: timestamp, FLVTagWriter.body(sample))
         lastTimestamp = max(lastTimestamp ?? timestamp, timestamp)
-        guard queuedBytes > settings.maximumQueuedBytes else { return nil }
+        guard waiting > settings.maximumQueuedBytes else { return nil }
         let dropped = Overflow(messages: queue.count, bytes: queuedBytes)
         clear()
         waitingForKeyframe = true

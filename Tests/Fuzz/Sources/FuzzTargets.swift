@@ -5,7 +5,7 @@ import Media
 import NIOCore
 
 enum FuzzTarget: String, CaseIterable {
-    case chunk, handshake, session, amf0, amf3, flv, avc, asc, playlist, config, json, boxes, tsdemux, fragments, images
+    case chunk, handshake, session, amf0, amf3, flv, avc, asc, playlist, config, json, boxes, tsdemux, fragments, images, relay
 
     func run(_ bytes: UnsafeRawBufferPointer) {
         let buffer = ByteBuffer(bytes: bytes)
@@ -25,6 +25,7 @@ enum FuzzTarget: String, CaseIterable {
         case .tsdemux: Self.tsdemux(buffer)
         case .fragments: Self.fragments(buffer)
         case .images: Self.images(String(decoding: bytes, as: UTF8.self))
+        case .relay: Self.relay(buffer)
         }
     }
 
@@ -50,6 +51,41 @@ enum FuzzTarget: String, CaseIterable {
                 if part.readableBytes == before { break }
             }
         }
+    }
+
+    /// Simulcast: what a hostile target server answers onair's client (in two reads), the same bytes as
+    /// a target's `url` and `stream_key`, and as samples through a relay feed with a small bound.
+    static func relay(_ buffer: ByteBuffer) {
+        var client = RTMPClientSession(app: "app", tcUrl: "rtmp://h/app", streamName: "k", configuration: rtmp, handshakeRandom: [7])
+        _ = client.start()
+        for var part in split(buffer) {
+            guard (try? client.receive(&part)) != nil else { break }
+        }
+        if client.isPublishing {
+            var out = ByteBuffer()
+            client.media(RTMPMessage(type: .video, timestamp: 0xFFFF_FFFF, payload: buffer), into: &out)
+            _ = client.unpublish()
+        }
+        let text = String(decoding: buffer.readableBytesView, as: UTF8.self)
+        let words = text.split(separator: " ", maxSplits: 1).map(String.init)
+        _ = try? SimulcastURL(url: words.first ?? "", streamKey: words.count > 1 ? words[1] : nil)
+        var feed = RelayFeed(settings: .init(maximumQueuedBytes: 2048))
+        feed.tracks(video: nil, audio: nil)
+        var clock: Int64 = 0
+        for byte in buffer.readableBytesView.prefix(2048) {
+            clock += Int64(byte & 0x3F) * 90 - 900
+            switch byte >> 5 {
+            case 0: feed.connected()
+            case 1: feed.disconnected()
+            case 2: feed.sessionStarted()
+            case 3: _ = feed.next()
+            default:
+                let kind: TrackKind = byte & 1 == 0 ? .video : .audio
+                _ = feed.sample(MediaSample(kind: kind, dts: clock, pts: clock + Int64(byte) * 9, isKeyframe: byte & 2 == 0,
+                                            payload: ByteBuffer(repeating: byte, count: Int(byte))))
+            }
+        }
+        while feed.next() != nil {}
     }
 
     /// The whole ingest path: session, commands, FLV, codecs, the segmenter and the MPEG-TS muxer.
