@@ -127,8 +127,9 @@ import Testing
         #expect(WebhookEndpoint(config.webhooks[1]).accepts("video.live_stream.created"))
     }
 
-    @Test func webhookEventTypesAreTheLifecycleAndAssetEvents() {
-        #expect(Config.webhookEventTypes == Set(LifecycleEventType.allCases.map(\.rawValue) + AssetEventType.allCases.map(\.rawValue)))
+    @Test func webhookEventTypesAreTheLifecycleAssetAndSimulcastEvents() {
+        #expect(Config.webhookEventTypes == Set(LifecycleEventType.allCases.map(\.rawValue) + AssetEventType.allCases.map(\.rawValue)
+                                                + Simulcast.Event.Kind.allCases.map { "video.live_stream.simulcast_target.\($0.rawValue)" }))
     }
 
     @Test func invalidYAMLIsAnError() {

@@ -13,7 +13,7 @@ import Synchronization
 final class Simulcast: StreamOutputFactory, Service {
     /// A status change or a created/deleted target, as its webhook records it.
     struct Event: Sendable {
-        enum Kind: String, Sendable {
+        enum Kind: String, Sendable, CaseIterable {
             case created, deleted, idle, starting, broadcasting, errored
         }
         var kind: Kind
