@@ -155,6 +155,7 @@ bench: deps
 	$(VENV)/bin/python bench/recording.py  # recording's CPU against none, a 10-minute recording into MP4: bench/recording.md
 	$(VENV)/bin/python bench/signed.py  # signed playback's requests per second against public: bench/signed.md
 	$(VENV)/bin/python bench/thumbnails.py  # thumbnails: uncached time to first byte and CPU against bare ffmpeg, cached against a segment: bench/thumbnails.md
+	$(VENV)/bin/python bench/simulcast.py  # simulcast: CPU of one stream with 0, 1, 3 targets against the ingest, the delay a target adds, beside nginx-rtmp's push: bench/simulcast.md
 
 clean:
 	rm -rf .build $(FUZZ_BUILD) .run $(VENV) dist

@@ -247,7 +247,7 @@ def test_valid_edge_values_are_accepted_and_echoed(onair):
          {"use_slate_for_standard_latency": True, "reconnect_slate_url": "https://example.com/slate.png"}),
         ({"new_asset_settings": {"playback_policies": ["public"], "anything": {"nested": [1, 2]}}},
          {"new_asset_settings": {"playback_policies": ["public"], "anything": {"nested": [1, 2]}}}),
-        ({"unknown_field": 1, "simulcast_targets": "ignored"}, {}),
+        ({"unknown_field": 1, "embedded_subtitles": "ignored"}, {}),
     ]
     created = []
 

@@ -328,6 +328,11 @@ def test_the_api_keeps_muxs_rules(world):
         publisher.wait()
     events = target_events(onair, made[0]["id"], timeout=10, until="deleted")
     assert [e["type"].removeprefix(TARGET_EVENTS) for e in events] == ["created", "deleted"]
+    # Deleting the stream deletes its targets, each with its event.
+    assert call(s, onair, "DELETE", f"{API}/{plain['id']}").status_code == 204
+    for target in made[1:]:
+        assert [e["type"].removeprefix(TARGET_EVENTS) for e in target_events(onair, target["id"], timeout=10, until="deleted")] \
+            == ["created", "deleted"]
     assert "key1" not in onair.log_text()
 
 

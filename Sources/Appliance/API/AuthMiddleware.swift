@@ -2,7 +2,8 @@ import Hummingbird
 
 /// HTTP Basic authentication for `/video/v1` and `/system/v1`: reads need the scope's read or write
 /// permission (`video:read`/`video:write`, `system:read`/`system:write`), anything else its write
-/// permission. 401 without valid credentials, 403 when a token lacks the permission.
+/// permission. 401 without valid credentials, 403 when a token lacks the permission; then 400 for a
+/// query parameter without a name.
 struct AuthMiddleware<Context: RequestContext>: RouterMiddleware {
     enum Scope: Sendable {
         case video, system
@@ -21,6 +22,10 @@ struct AuthMiddleware<Context: RequestContext>: RouterMiddleware {
         let reading = request.method == .get || request.method == .head
         guard permissions.contains(scope.write) || (reading && permissions.contains(scope.read)) else {
             throw MuxError.forbidden
+        }
+        // `?=value`: a parameter without a name is no parameter of any operation.
+        if request.uri.queryParameters.contains(where: { $0.key.isEmpty }) {
+            throw MuxError.invalid("A query parameter has no name")
         }
         return try await next(request, context)
     }

@@ -67,7 +67,9 @@ struct LiveStreamsController: Sendable {
 
     private func delete(_ context: some RequestContext) async throws -> Response {
         let id = try context.parameters.require("id")
+        let targets = try await store.liveStream(id: id)?.simulcastTargets ?? []
         guard try await service.delete(id: id) else { throw MuxError.notFound }
+        for target in targets { simulcast.announce(.deleted, target, liveStreamID: id) }
         context.logger.info("live stream deleted", metadata: ["live_stream_id": "\(id)"])
         return Response(status: .noContent)
     }
