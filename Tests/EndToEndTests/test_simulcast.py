@@ -496,3 +496,22 @@ def test_rtmps_targets_verify_the_certificate(world):
         assert "certificate" in untrusting.log_text().lower() or "handshake" in untrusting.log_text().lower()
     finally:
         proxy.close()
+
+
+def test_a_target_refusing_the_stream_key_is_errored_fatal(world):
+    make_onair, _ = world
+    onair, second = make_onair(), make_onair()
+    wrong = "not-a-key-" + secrets.token_hex(8)
+    stream = create_stream(onair, [{"url": f"rtmp://127.0.0.1:{second.rtmp_port}/app", "stream_key": wrong}])
+    target = stream["simulcast_targets"][0]
+    publisher = publish_looping(onair, stream, make_clip("simulcast", 12))
+    try:
+        errored = wait_target(onair, stream["id"], target["id"], "errored", timeout=20)
+        assert errored["error_severity"] == "fatal", errored
+        wait_status(onair, stream["id"], "active", timeout=15)  # the broadcast itself is unharmed
+    finally:
+        publisher.kill()
+        publisher.wait()
+    log = onair.log_text()
+    assert "the target refused: NetStream.Publish.BadName" in log
+    assert wrong not in log, "the refused key is not logged, even where the target echoes it"

@@ -8,6 +8,9 @@ import Hummingbird
 struct SimulcastTargetsController: Sendable {
     let targets: SimulcastTargetStore
     let simulcast: Simulcast
+    /// Whether a broadcast of the stream is in progress (from the encoder's connect to its end,
+    /// reconnect window included; the stream's status becomes active only once it is playable).
+    let isBroadcasting: @Sendable (String) -> Bool
     let maxBodySize: Int
 
     func register<Context: RequestContext>(on group: RouterGroup<Context>) {
@@ -24,6 +27,7 @@ struct SimulcastTargetsController: Sendable {
         let id = try context.parameters.require("id")
         var body = try LiveStreamRequest(body: try await APIResponse.collect(request, upTo: maxBodySize))
         let new = try body.simulcastTarget()
+        guard !isBroadcasting(id) else { throw Self.active }
         let target = try Self.found(try await targets.create(liveStreamID: id, url: new.url, streamKey: new.streamKey, passthrough: new.passthrough))
         simulcast.announce(.created, target, liveStreamID: id)
         context.logger.info("simulcast target created", metadata: ["live_stream_id": "\(id)", "simulcast_target_id": "\(target.id)"])
@@ -32,18 +36,25 @@ struct SimulcastTargetsController: Sendable {
 
     private func delete(_ context: some RequestContext) async throws -> Response {
         let id = try context.parameters.require("id")
+        if isBroadcasting(id) {
+            _ = try Self.found(try await targets.target(liveStreamID: id, id: try context.parameters.require("target_id")))
+            throw Self.active
+        }
         let target = try Self.found(try await targets.delete(liveStreamID: id, id: try context.parameters.require("target_id")))
         simulcast.announce(.deleted, target, liveStreamID: id)
         context.logger.info("simulcast target deleted", metadata: ["live_stream_id": "\(id)", "simulcast_target_id": "\(target.id)"])
         return Response(status: .noContent)
     }
 
+    private static let active = MuxError.invalid(
+        "Simulcast targets can only be created or deleted while the live stream is idle; this one is broadcasting")
+
     private static func found(_ result: Result<SimulcastTarget, SimulcastTargetStore.Refusal>) throws -> SimulcastTarget {
         switch result {
         case .success(let target): return target
         case .failure(.noSuchStream), .failure(.noSuchTarget): throw MuxError.notFound
         case .failure(.active):
-            throw MuxError.invalid("Simulcast targets can only be created or deleted while the live stream is idle; this one is active")
+            throw active
         case .failure(.tooMany):
             throw MuxError.invalid("A live stream can have at most \(SimulcastTarget.limit) simulcast targets")
         }

@@ -54,6 +54,7 @@ enum HTTPServers {
         let api = LiveStreamsController(store: dependencies.store, service: dependencies.service, simulcast: dependencies.simulcast,
                                         maxBodySize: config.maxBodySize)
         let simulcastAPI = SimulcastTargetsController(targets: dependencies.simulcastTargets, simulcast: dependencies.simulcast,
+                                                      isBroadcasting: { [packagers = dependencies.packagers] in packagers.packager(liveStreamID: $0) != nil },
                                                       maxBodySize: config.maxBodySize)
         let assetsAPI = AssetsController(assets: dependencies.assets, service: dependencies.assetService, maxBodySize: config.maxBodySize)
         let requestTimeout = TimeAmount.milliseconds(Int64(config.requestTimeout * 1000))

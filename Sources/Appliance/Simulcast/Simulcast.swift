@@ -70,7 +70,7 @@ final class Simulcast: StreamOutputFactory, Service {
                 logger.error("simulcast target skipped: its url is not valid", metadata: ["simulcast_target_id": "\(target.id)"])
                 return nil
             }
-            return SimulcastPusher(target: target, url: url, liveStreamID: stream.id, loop: MultiThreadedEventLoopGroup.singleton.next(),
+            return SimulcastPusher(target: target, url: url, liveStreamID: stream.id, loop: Self.loop(for: target.id),
                                    settings: settings, tls: url.tls ? tls : nil, logger: logger) { [weak self] target, liveStreamID, status in
                 self?.changed(target, liveStreamID: liveStreamID, to: status)
             }
@@ -79,6 +79,14 @@ final class Simulcast: StreamOutputFactory, Service {
     }
 
     func removeFiles(of liveStreamID: String) { packagers.removeFiles(of: liveStreamID) }
+
+    /// A target's pushers all run on one loop, so one broadcast's last status and the next one's first
+    /// arrive in order.
+    private static func loop(for targetID: String) -> any EventLoop {
+        let loops = Array(MultiThreadedEventLoopGroup.singleton.makeIterator())
+        let index = targetID.utf8.reduce(0) { ($0 &* 31 &+ Int($1)) & 0xFFFF } % loops.count
+        return loops[index]
+    }
 
     // MARK: Statuses and events
 
@@ -119,7 +127,7 @@ final class Simulcast: StreamOutputFactory, Service {
                 await record(event)
             }
         } onGracefulShutdown: { [continuation] in
-            continuation.yield(nil)
+            if case .dropped = continuation.yield(nil) { continuation.finish() }  // a full buffer: end now
         }
     }
 }

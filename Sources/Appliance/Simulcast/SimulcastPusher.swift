@@ -36,6 +36,9 @@ final class SimulcastPusher: @unchecked Sendable {
     private var channel: (any Channel)?
     private var timer: Scheduled<Void>?
     private var stallTimer: Scheduled<Void>?
+    /// The publisher session whose media is passed on (the broadcast's calls, checked here on the loop).
+    private var session_: Int?
+    private var sessions = 0
 
     init(target: SimulcastTarget, url: SimulcastURL, liveStreamID: String, loop: any EventLoop, settings: Settings, tls: NIOSSLContext?,
          logger: Logger, report: @escaping @Sendable (SimulcastTarget, String, SimulcastStatus) -> Void) {
@@ -64,12 +67,16 @@ final class SimulcastPusher: @unchecked Sendable {
         }
     }
 
-    func tracks(video: MediaTrack?, audio: MediaTrack?) {
-        loop.execute { [self] in feed.tracks(video: video, audio: audio) }
+    func tracks(video: MediaTrack?, audio: MediaTrack?, session: Int) {
+        loop.execute { [self] in
+            guard session == session_ else { return }
+            feed.tracks(video: video, audio: audio)
+        }
     }
 
-    func append(_ sample: MediaSample) {
+    func append(_ sample: MediaSample, session: Int) {
         loop.execute { [self] in
+            guard session == session_ else { return }
             if let overflow = feed.sample(sample) {
                 Self.overflows.increment()
                 Self.droppedBytes.increment(by: overflow.bytes)
@@ -81,9 +88,14 @@ final class SimulcastPusher: @unchecked Sendable {
         }
     }
 
-    /// A publisher reconnected within the window: the target carries on from its first keyframe.
-    func sessionStarted() {
-        loop.execute { [self] in feed.sessionStarted() }
+    /// A publisher took the broadcast (the first, or one reconnecting within the window: the target
+    /// carries on from its first keyframe). Media of any other session is ignored from now on.
+    func sessionStarted(_ session: Int) {
+        loop.execute { [self] in
+            session_ = session
+            sessions += 1
+            if sessions > 1 { feed.sessionStarted() }
+        }
     }
 
     /// The broadcast ended: what is queued goes out, then FCUnpublish, deleteStream and close.
@@ -96,6 +108,8 @@ final class SimulcastPusher: @unchecked Sendable {
             if let channel, var session, session.isPublishing {
                 drain(all: true)
                 channel.writeAndFlush(session.unpublish()).whenComplete { _ in channel.close(promise: nil) }
+                // A target that stopped reading never completes that write: it is closed anyway.
+                loop.scheduleTask(in: .seconds(5)) { channel.close(promise: nil) }
             } else {
                 channel?.close(promise: nil)
             }
@@ -132,7 +146,7 @@ final class SimulcastPusher: @unchecked Sendable {
                 }
             }
         timer = loop.scheduleTask(in: settings.connectTimeout) { [self] in
-            guard !(self.session?.isPublishing ?? false) else { return }
+            guard handler === currentHandler, !(self.session?.isPublishing ?? false) else { return }
             failed("no NetStream.Publish.Start within \(settings.connectTimeout.nanoseconds / 1_000_000_000) s", fatal: false)
         }
         bootstrap.connect(host: url.host, port: url.port).hop(to: loop).whenComplete { [self] result in
@@ -176,7 +190,7 @@ final class SimulcastPusher: @unchecked Sendable {
                 feed.connected()
                 if let status = connection.publishing(at: .now) { report(target, liveStreamID, status) }
                 Self.connects.increment()
-                logger.info("simulcast target broadcasting", metadata: ["app": "\(url.app)", "tls": "\(url.tls)"])
+                logger.info("simulcast target broadcasting", metadata: ["tls": "\(url.tls)"])
             case .refused(let code, let description, let credentials):
                 context.flush()
                 failed("the target refused: \(code) \(description)", fatal: credentials)
@@ -212,6 +226,17 @@ final class SimulcastPusher: @unchecked Sendable {
         }
     }
 
+    /// A reason with the stream key and any URL query taken out (servers echo the stream name).
+    private func redacted(_ text: String) -> String {
+        var text = text
+        let key = String(url.streamName.prefix { $0 != "?" })
+        let query = url.app.firstIndex(of: "?").map { String(url.app[$0...]) } ?? ""
+        for secret in [url.streamName, key, query] where secret.count > 1 {
+            text = text.replacingOccurrences(of: secret, with: "[redacted]")
+        }
+        return text
+    }
+
     /// Drops the connection and schedules the next attempt.
     private func failed(_ reason: String, fatal: Bool) {
         currentHandler = nil
@@ -227,7 +252,7 @@ final class SimulcastPusher: @unchecked Sendable {
         if let status { report(target, liveStreamID, status) }
         Self.failures.increment()
         logger.warning("simulcast target failed; connecting again", metadata: [
-            "reason": "\(reason)", "severity": "\(fatal ? "fatal" : "normal")", "retry_in": "\(retry)"])
+            "reason": "\(redacted(reason))", "severity": "\(fatal ? "fatal" : "normal")", "retry_in": "\(retry)"])
         let delay = TimeAmount.nanoseconds(Int64(retry.components.seconds) * 1_000_000_000 + retry.components.attoseconds / 1_000_000_000)
         timer = loop.scheduleTask(in: delay) { [self] in connect() }
     }
@@ -236,22 +261,19 @@ final class SimulcastPusher: @unchecked Sendable {
     private func drain(all: Bool = false) {
         guard let channel, let session, session.isPublishing else { return }
         var out = ByteBuffer()
-        var wrote = false
         while all || channel.isWritable, let message = feed.next() {
             session.media(message, into: &out)
             if out.readableBytes >= 64 * 1024 {
+                // Flushed per batch: TLS holds writes until a flush, so writability says nothing before it.
                 Self.sentBytes.increment(by: out.readableBytes)
-                channel.write(out, promise: nil)
+                channel.writeAndFlush(out, promise: nil)
                 out = ByteBuffer()
-                wrote = true
             }
         }
         if out.readableBytes > 0 {
             Self.sentBytes.increment(by: out.readableBytes)
-            channel.write(out, promise: nil)
-            wrote = true
+            channel.writeAndFlush(out, promise: nil)
         }
-        if wrote { channel.flush() }
     }
 
     static let overflows = Counter(label: "onair_simulcast_overflows_total")

@@ -12,8 +12,10 @@ import NIOCore
 ///   publisher reconnects, the new session's timestamps (usually from 0 again) are moved to carry on
 ///   `resumeGap` after the last one sent, so the target sees one continuous stream.
 /// - When what is queued passes `maximumQueuedBytes` (the target is slower than the broadcast, or
-///   stalled) as another sample arrives, everything queued is dropped and the feed waits for the next keyframe: the target
-///   loses a stretch, the broadcast and every other target never wait. ``sample(_:)`` says so.
+///   stalled) as another sample arrives, everything queued is dropped and the feed waits for the next
+///   keyframe (that sample, if it is one): the target loses a stretch, the broadcast and every other
+///   target never wait. ``sample(_:)`` says so. Audio from before the keyframe a target resumed at is
+///   skipped, so no track's timestamps go back.
 /// - A track change (new sequence header) is queued in order with the samples.
 public struct RelayFeed: Sendable {
     /// Bounds and gaps.
@@ -50,6 +52,8 @@ public struct RelayFeed: Sendable {
     private var offset: Int64 = 0
     private var rebase = false
     private var lastTimestamp: Int64?
+    /// The decode time (ms, before the offset) of the keyframe the feed last resumed at.
+    private var resumedAt: Int64 = .min
     /// While not connected: the samples from the newest keyframe on, and their bytes.
     private var gop: [MediaSample] = []
     private var gopBytes = 0
@@ -69,8 +73,11 @@ public struct RelayFeed: Sendable {
     /// headers are queued at once.
     public mutating func tracks(video: MediaTrack?, audio: MediaTrack?) {
         let changed = (video != self.video, audio != self.audio)
+        let videoAppeared = self.video == nil && video != nil
         self.video = video
         self.audio = audio
+        // A video track that appears late must start at its first keyframe, with the headers again.
+        if videoAppeared { waitingForKeyframe = true }
         guard isConnected, !waitingForKeyframe, let lastTimestamp else { return }
         if changed.0, let video { enqueue(.video, timestamp: lastTimestamp, FLVTagWriter.sequenceHeader(video)) }
         if changed.1, let audio { enqueue(.audio, timestamp: lastTimestamp, FLVTagWriter.sequenceHeader(audio)) }
@@ -113,13 +120,19 @@ public struct RelayFeed: Sendable {
             keep(sample, startsGOP: resumes)
             return nil
         }
-        // What waited before this sample: a single message larger than the bound (a big keyframe) is
-        // still sent when the socket keeps up.
-        let waiting = queuedBytes
+        // What waited before this sample decides (a single message larger than the bound, a big
+        // keyframe, still goes when the socket keeps up); a keyframe that arrives then starts again at once.
+        var dropped: Overflow?
+        if queuedBytes > settings.maximumQueuedBytes {
+            dropped = Overflow(messages: queue.count, bytes: queuedBytes)
+            clear()
+            waitingForKeyframe = true
+        }
         let dts = MediaTime.milliseconds(ticks: sample.dts)
         if waitingForKeyframe {
-            guard resumes else { return nil }
+            guard resumes else { return dropped }
             waitingForKeyframe = false
+            resumedAt = dts
             if rebase, let lastTimestamp {
                 offset = lastTimestamp + settings.resumeGap - dts
                 rebase = false
@@ -128,14 +141,12 @@ public struct RelayFeed: Sendable {
             enqueue(.amf0Data, timestamp: at, FLVTagWriter.metadata(video: video, audio: audio))
             if let video { enqueue(.video, timestamp: at, FLVTagWriter.sequenceHeader(video)) }
             if let audio { enqueue(.audio, timestamp: at, FLVTagWriter.sequenceHeader(audio)) }
+        } else if sample.kind == .audio, dts < resumedAt {
+            return dropped  // audio from before the keyframe resumed at: its timestamp would go back
         }
         let timestamp = max(0, dts + offset)
         enqueue(sample.kind == .video ? .video : .audio, timestamp: timestamp, FLVTagWriter.body(sample))
         lastTimestamp = max(lastTimestamp ?? timestamp, timestamp)
-        guard waiting > settings.maximumQueuedBytes else { return nil }
-        let dropped = Overflow(messages: queue.count, bytes: queuedBytes)
-        clear()
-        waitingForKeyframe = true
         return dropped
     }
 
@@ -146,7 +157,7 @@ public struct RelayFeed: Sendable {
         return message
     }
 
-    /// Keeps the current GOP while the target is away (nothing when it outgrows the bound).
+    /// Keeps the current GOP while the target is away (nothing when it outgrows half the bound).
     private mutating func keep(_ sample: MediaSample, startsGOP: Bool) {
         if startsGOP {
             gop.removeAll(keepingCapacity: true)
@@ -156,7 +167,7 @@ public struct RelayFeed: Sendable {
         }
         gop.append(sample)
         gopBytes += sample.payload.readableBytes + 16
-        if gopBytes > settings.maximumQueuedBytes {
+        if gopBytes > settings.maximumQueuedBytes / 2 {  // half: what is sent after it must fit too
             gop.removeAll()
             gopBytes = 0
         }

@@ -66,7 +66,7 @@ import Testing
         var feed = RelayFeed(settings: .init(maximumQueuedBytes: 200))
         feed.tracks(video: Self.video, audio: Self.audio)
         feed.connected()
-        _ = feed.sample(Self.v(-33, key: true, bytes: 1000))
+        _ = feed.sample(Self.v(-33, key: true, bytes: 1000))  // timestamps below 0 are sent as 0
         #expect(feed.queuedMessages == 4, "one message larger than the bound still goes when the socket keeps up")
         _ = Self.drain(&feed)
         var overflows: [RelayFeed.Overflow] = []
@@ -79,6 +79,36 @@ import Testing
         _ = feed.sample(Self.a(420))
         _ = feed.sample(Self.v(429, key: true))
         #expect(Self.drain(&feed) == ["meta@429", "vh@429", "ah@429", "V@429"])
+    }
+
+    @Test func aKeyframeArrivingAtAnOverflowStartsAgainAtOnce() {
+        var feed = RelayFeed(settings: .init(maximumQueuedBytes: 300))
+        feed.tracks(video: Self.video, audio: nil)
+        feed.connected()
+        _ = feed.sample(Self.v(0, key: true, bytes: 400))
+        let overflow = feed.sample(Self.v(2000, key: true))
+        #expect(overflow != nil)
+        #expect(Self.drain(&feed) == ["meta@2000", "vh@2000", "V@2000"])
+    }
+
+    @Test func audioFromBeforeTheResumingKeyframeIsSkipped() {
+        var feed = RelayFeed()
+        feed.tracks(video: Self.video, audio: Self.audio)
+        feed.connected()
+        for sample in [Self.v(100, key: true), Self.a(90), Self.a(110), Self.v(133)] { _ = feed.sample(sample) }
+        #expect(Self.drain(&feed) == ["meta@100", "vh@100", "ah@100", "V@100", "a@110", "v@133"])
+    }
+
+    @Test func aVideoTrackAppearingLateStartsAtItsKeyframe() {
+        var feed = RelayFeed()
+        feed.tracks(video: nil, audio: Self.audio)
+        feed.connected()
+        _ = feed.sample(Self.a(0))
+        feed.tracks(video: Self.video, audio: Self.audio)
+        _ = feed.sample(Self.v(10))
+        _ = feed.sample(Self.a(21))
+        _ = feed.sample(Self.v(43, key: true))
+        #expect(Self.drain(&feed) == ["meta@0", "ah@0", "a@0", "meta@43", "vh@43", "ah@43", "V@43"])
     }
 
     @Test func aPublisherReconnectCarriesTheTimestampsOn() {
