@@ -37,8 +37,8 @@ final class SimulcastPusher: @unchecked Sendable {
     private var timer: Scheduled<Void>?
     private var stallTimer: Scheduled<Void>?
     /// The publisher session whose media is passed on (the broadcast's calls, checked here on the loop).
-    private var session_: Int?
-    private var sessions = 0
+    private var publisherSession: Int?
+    private var publisherSessions = 0
 
     init(target: SimulcastTarget, url: SimulcastURL, liveStreamID: String, loop: any EventLoop, settings: Settings, tls: NIOSSLContext?,
          logger: Logger, report: @escaping @Sendable (SimulcastTarget, String, SimulcastStatus) -> Void) {
@@ -69,14 +69,14 @@ final class SimulcastPusher: @unchecked Sendable {
 
     func tracks(video: MediaTrack?, audio: MediaTrack?, session: Int) {
         loop.execute { [self] in
-            guard session == session_ else { return }
+            guard session == publisherSession else { return }
             feed.tracks(video: video, audio: audio)
         }
     }
 
     func append(_ sample: MediaSample, session: Int) {
         loop.execute { [self] in
-            guard session == session_ else { return }
+            guard session == publisherSession else { return }
             if let overflow = feed.sample(sample) {
                 Self.overflows.increment()
                 Self.droppedBytes.increment(by: overflow.bytes)
@@ -92,9 +92,9 @@ final class SimulcastPusher: @unchecked Sendable {
     /// carries on from its first keyframe). Media of any other session is ignored from now on.
     func sessionStarted(_ session: Int) {
         loop.execute { [self] in
-            session_ = session
-            sessions += 1
-            if sessions > 1 { feed.sessionStarted() }
+            publisherSession = session
+            publisherSessions += 1
+            if publisherSessions > 1 { feed.sessionStarted() }
         }
     }
 
