@@ -52,9 +52,9 @@ final class Simulcast: StreamOutputFactory, Service {
     }
 
     /// Settings for broadcasts that start from now on (a reload).
-    func configure(_ next: SimulcastPusher.Settings, tls next_tls: NIOSSLContext?) {
+    func configure(_ next: SimulcastPusher.Settings, tls nextTLS: NIOSSLContext?) {
         settings.withLock { $0 = next }
-        tls.withLock { $0 = next_tls }
+        tls.withLock { $0 = nextTLS }
     }
 
     // MARK: StreamOutputFactory
