@@ -16,9 +16,10 @@ TEST_PACKAGES := ffmpeg gstreamer1.0-tools gstreamer1.0-plugins-base gstreamer1.
 	gstreamer1.0-plugins-bad gstreamer1.0-plugins-ugly gstreamer1.0-libav python3-venv chromium prometheus \
 	nginx libnginx-mod-rtmp
 # Building the .deb (debian/control's Build-Depends plus lintian) and testing it (systemd-analyze,
-# setpriv, strace for the sandbox checks).
+# setpriv, strace for the sandbox checks; debootstrap and systemd-nspawn boot a Debian 12 container
+# with a real systemd for test_booted_systemd.py).
 DEB_PACKAGES := debhelper dpkg-dev fakeroot lintian libsystemd-dev zlib1g-dev
-PACKAGE_TEST_PACKAGES := systemd util-linux procps strace openssl ca-certificates
+PACKAGE_TEST_PACKAGES := systemd util-linux procps strace openssl ca-certificates systemd-container debootstrap
 
 # The package version comes from packaging/debian/changelog (first line: onair (VERSION) ...).
 DEB_VERSION := ${shell sed -n '1s/^onair (\([^)]*\)).*/\1/p' packaging/debian/changelog}

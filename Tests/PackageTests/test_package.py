@@ -149,12 +149,37 @@ def test_control_fields():
     for dep in ("libc6", "openssl", "ffmpeg", "systemd | systemd-sysusers"):
         assert dep in depends, f"Depends lacks {dep}: {depends}"
     assert "libswift" not in depends and "swiftlang" not in depends, "the Swift stdlib must be linked statically"
+    assert_installable_on_ubuntu_2204(depends)
     for name in ("postinst", "postrm", "prerm", "conffiles", "md5sums"):
         assert re.search(rf"^\s+\d+ bytes,\s+\d+ lines?\s+\*?\s*{name}\b", info, re.M), f"control member {name} missing"
     with tempfile.TemporaryDirectory() as d:
         run("dpkg-deb", "-e", str(DEB), d)
         conffiles = Path(d, "conffiles").read_text().split()
         assert conffiles == ["/etc/onair/onair.yaml"], conffiles
+
+
+# Ubuntu 22.04's release pocket (24.04 ships newer of each): no Ubuntu archive is reachable from here to
+# install the package into, so its dependencies are held to these versions instead.
+UBUNTU_2204 = {
+    "libc6": "2.35-0ubuntu3", "libsqlite3-0": "3.37.2-2", "libsystemd0": "249.11-0ubuntu3",
+    "zlib1g": "1:1.2.11.dfsg-2ubuntu9", "libstdc++6": "12-20220319-1ubuntu1", "libgcc-s1": "12-20220319-1ubuntu1",
+    "openssl": "3.0.2-0ubuntu1", "ffmpeg": "7:4.4.1-3ubuntu5", "ca-certificates": "20211016", "systemd": "249.11-0ubuntu3",
+}
+
+
+def assert_installable_on_ubuntu_2204(depends: str):
+    for clause in (c.strip() for c in depends.split(",")):
+        alternatives = [a.strip() for a in clause.split("|")]
+        ok = []
+        for alt in alternatives:
+            m = re.fullmatch(r"([a-z0-9.+-]+)(?: \((>=|>>|=|<=|<<) ([^)]+)\))?", alt)
+            assert m, f"cannot read the dependency {alt!r}"
+            name, op, version = m.groups()
+            if name not in UBUNTU_2204:
+                continue
+            ok.append(op is None or run("dpkg", "--compare-versions", UBUNTU_2204[name], op, version,
+                                        check=False).returncode == 0)
+        assert any(ok), f"{clause!r}: not satisfiable on Ubuntu 22.04 (versions known there: {UBUNTU_2204})"
 
 
 def test_binary_and_config_in_package():
@@ -271,7 +296,7 @@ def test_unit_settings(installed):
         "RestartPreventExitStatus": "78", "TimeoutStopSec": "30", "RuntimeDirectory": "onair",
         "RuntimeDirectoryPreserve": "restart", "StateDirectory": "onair", "ConfigurationDirectory": "onair",
         "AmbientCapabilities": "CAP_NET_BIND_SERVICE", "CapabilityBoundingSet": "CAP_NET_BIND_SERVICE",
-        "MemoryDenyWriteExecute": "yes", "UMask": "0027",
+        "MemoryDenyWriteExecute": "yes", "UMask": "0027", "LimitNICE": "-4",
     }
     for k, v in expect.items():
         assert settings.get(k) == [v], f"{k}={settings.get(k)}, expected {v}"
@@ -325,13 +350,15 @@ class NotifySocket:
 
 def local_config(workdir: Path, owner="onair"):
     """The installed config with loopback ports and temporary HLS and database directories."""
-    rtmp, https = free_port(), free_port()
+    rtmp, https, metrics = free_port(), free_port(), free_port()
     text = CONF.read_text()
     text = text.replace('listen: "0.0.0.0:1935"', f'listen: "127.0.0.1:{rtmp}"')
     text = text.replace('listen: "0.0.0.0:443"', f'listen: "127.0.0.1:{https}"')
+    # Not 9464: test_booted_systemd.py's service, in a container on this network, may hold it.
+    text = text.replace('listen: "127.0.0.1:9464"', f'listen: "127.0.0.1:{metrics}"')
     text = text.replace("directory: /run/onair/hls", f"directory: {workdir}/hls")
     text = text.replace("database: /var/lib/onair/onair.sqlite", f"database: {workdir}/state/onair.sqlite")
-    assert str(rtmp) in text and str(https) in text and str(workdir) in text
+    assert str(rtmp) in text and str(https) in text and str(metrics) in text and str(workdir) in text
     path = workdir / "onair.yaml"
     path.write_text(text)
     if owner:
@@ -472,8 +499,9 @@ def syscall_group(name, seen=None):
 
 # Syscalls outside the unit's SystemCallFilter= that onair makes and survives: systemd answers them
 # with EPERM (SystemCallErrorNumber=EPERM), and the test injects exactly that error.
-# (setpriority is allowed again for the image decoder's nice; libdispatch's own calls, raising a
-# worker thread's priority, fail with EACCES as user onair and are ignored.)
+# (setpriority is allowed again for the image decoder's nice and libdispatch's worker threads. Under
+# the unit's LimitNICE=-4 a worker's -2 and -4 succeed; here, with no RLIMIT_NICE, they fail with
+# EACCES and are ignored. test_booted_systemd.py reads the journal under a real systemd.)
 # set_mempolicy: made by ffmpeg (its libraries' NUMA-aware allocator) when the image decoder runs it;
 # with EPERM injected the thumbnail below is made all the same.
 TOLERATED_EPERM = {"set_mempolicy"}

@@ -11,7 +11,7 @@ enum Entry {
 
 /// The `onair` command line: `serve`, `check-config`, `streams ...`, `version`.
 struct Onair: AsyncParsableCommand {
-    static let version = "0.1.0"
+    static let version = "0.2.0"
 
     static let configuration = CommandConfiguration(
         commandName: "onair",
