@@ -114,12 +114,15 @@ deb: deps
 	rm -rf $(DEB_BUILD_DIR)
 	@ls -l dist/*.deb
 
-# Lints, installs, runs, upgrades and purges the package on this machine (as root): see
-# Tests/PackageTests. Uses the debug build too, for the watchdog fault injection.
+# Lints, installs, runs, upgrades and purges the package on this machine (as root), and again in a
+# booted Debian 12 container (systemd-nspawn): see Tests/PackageTests. Uses the debug build too, for
+# the watchdog fault injection. The two files run side by side (each in its own process, its tests in
+# order; the container mostly waits on real time); -rA prints each test's figures at the end.
 package-test: deb test-deps
 	$(call apt_install,$(PACKAGE_TEST_PACKAGES))
 	$(SWIFT) build
-	ONAIR_DEB=$(abspath $(DEB)) ONAIR_DEBUG=$(abspath $(ONAIR)) $(VENV)/bin/pytest -s -q Tests/PackageTests
+	ONAIR_DEB=$(abspath $(DEB)) ONAIR_DEBUG=$(abspath $(ONAIR)) $(VENV)/bin/pytest -q -rA -n 2 --dist loadfile \
+	  --durations=5 Tests/PackageTests
 
 test: test-deps unit-test e2e-test package-test
 	$(MAKE) fuzz FUZZ_SECONDS=30

@@ -3,7 +3,8 @@
 The machine the tests run on has no systemd as PID 1 (it is a container itself), but systemd-nspawn
 boots one: `BootedSystem` makes the root with debootstrap, boots it, runs commands inside with
 nsenter and powers it off. The container shares the host's network (no --private-network: apt inside
-needs the mirror), so a service inside binds the host's ports. See docs/testing.md.
+needs the mirror), so a service inside binds the host's ports. See README.md, "What the package is
+tested for".
 """
 import json
 import os
@@ -104,18 +105,23 @@ class BootedSystem:
         return None
 
     def poweroff(self, timeout: float = 60) -> None:
-        """`systemctl poweroff` inside, then waits for systemd-nspawn; SIGKILL to its pid past the
-        timeout (the container's processes die with it: they are in its PID namespace)."""
+        """`systemctl poweroff` inside, then waits for systemd-nspawn; past the timeout SIGKILL to the
+        container's PID 1 (the kernel then kills everything in its PID namespace) and to nspawn."""
         if self.nspawn is None:
             return
-        if self.nspawn.poll() is None and self.pid1:
-            self.sh("systemctl", "poweroff", check=False, timeout=30)
         try:
+            if self.nspawn.poll() is None and self.pid1:
+                self.sh("systemctl", "poweroff", check=False, timeout=30)
             self.nspawn.wait(timeout=timeout)
         except subprocess.TimeoutExpired:
-            os.kill(self.nspawn.pid, signal.SIGKILL)
+            for pid in (self.pid1, self.nspawn.pid):
+                try:
+                    os.kill(pid, signal.SIGKILL)
+                except (ProcessLookupError, TypeError):
+                    pass
             self.nspawn.wait(timeout=30)
-        self.log.close()
+        finally:
+            self.log.close()
 
     def console(self) -> str:
         try:
@@ -150,7 +156,8 @@ class BootedSystem:
 
     def journal(self, *matches: str, cursor: str | None = None) -> list[dict]:
         """Journal entries (journalctl -o json) for the matches, e.g. `_SYSTEMD_UNIT=onair.service`,
-        after `cursor` if given."""
+        after `cursor` if given. Flushes first: journald reads PID 1 and each service's stream apart."""
+        self.sh("journalctl", "--sync")
         args = ["journalctl", "--no-pager", "-o", "json", *matches]
         if cursor:
             args.append(f"--after-cursor={cursor}")

@@ -24,6 +24,8 @@ from pathlib import Path
 
 import pytest
 
+from debs import repack, run
+
 REPO = Path(__file__).resolve().parents[2]
 DEB = Path(os.environ.get("ONAIR_DEB", ""))
 DEBUG_BINARY = Path(os.environ.get("ONAIR_DEBUG") or REPO / ".build/debug/onair")
@@ -47,10 +49,6 @@ EXPECTED_FILES = {
     "usr/share/lintian/overrides/onair",
 }
 UNIT_FILES = {"lib/systemd/system/onair.service", "usr/lib/systemd/system/onair.service"}
-
-
-def run(*cmd, check=True, timeout=120, **kw):
-    return subprocess.run(cmd, check=check, timeout=timeout, capture_output=True, text=True, **kw)
 
 
 def deb_version():
@@ -588,17 +586,6 @@ def test_sandbox_allows_what_onair_does(installed):
 
 # ---------------------------------------------------------------- upgrade and purge
 
-def repack(version: str, workdir: Path) -> Path:
-    """The same package with another version: dpkg-deb -R, bump Version, dpkg-deb -b."""
-    tree = workdir / "tree"
-    run("dpkg-deb", "-R", str(DEB), str(tree))
-    control = tree / "DEBIAN/control"
-    control.write_text(re.sub(r"^Version: .*$", f"Version: {version}", control.read_text(), flags=re.M))
-    out = workdir / f"onair_{version}_amd64.deb"
-    run("dpkg-deb", "--root-owner-group", "-b", str(tree), str(out))
-    return out
-
-
 def test_upgrade_keeps_config_tokens_database_then_purge(installed):
     tokens_before = TOKENS.read_bytes()
     key_before = (TLS / "onair.key").read_bytes()
@@ -615,7 +602,7 @@ def test_upgrade_keeps_config_tokens_database_then_purge(installed):
 
     with tempfile.TemporaryDirectory() as d:
         upstream, revision = deb_version().rsplit("-", 1)
-        newer = repack(f"{upstream}-{int(revision) + 1}", Path(d))
+        newer = repack(DEB, f"{upstream}-{int(revision) + 1}", Path(d))
         r = run("dpkg", "-i", str(newer), check=False, timeout=300)
         print("\n[upgrade]\n" + r.stdout + r.stderr)
         assert r.returncode == 0, r.stdout + r.stderr
