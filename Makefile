@@ -26,7 +26,8 @@ DEB_VERSION := ${shell sed -n '1s/^onair (\([^)]*\)).*/\1/p' packaging/debian/ch
 DEB := dist/onair_$(DEB_VERSION)_amd64.deb
 DEB_BUILD_DIR := dist/build
 
-.PHONY: all build run test unit-test e2e-test package-test deb deps test-deps clean bench fuzz fuzz-build arrows
+.PHONY: all build run test unit-test e2e-test e2e-run package-test package-run deb deps test-deps clean bench fuzz \
+	fuzz-build arrows
 
 all: build
 
@@ -100,16 +101,23 @@ unit-test: deps arrows
 E2E_WORKERS ?= 4
 e2e-test: test-deps
 	$(SWIFT) build
+	$(MAKE) --no-print-directory e2e-run
+
+# The end-to-end tests against the debug build already there (make test: without taking .build's lock).
+e2e-run:
 	ONAIR=$(abspath $(ONAIR)) $(VENV)/bin/pytest -q -n $(E2E_WORKERS) --durations=10 Tests/EndToEndTests
 
 # dist/onair_VERSION_amd64.deb (and its -dbgsym): dpkg-buildpackage in a copy of packaging/debian
-# under dist/build/, building with SwiftPM in this tree (release, static Swift stdlib; reuses .build).
+# under dist/build/, building with SwiftPM from this tree (release, static Swift stdlib) in its own
+# folder, .build-deb (kept between runs), so that it can run beside a debug build or the tests.
+DEB_SCRATCH := .build-deb
 deb: deps
 	$(call apt_install,$(DEB_PACKAGES))
 	rm -rf $(DEB_BUILD_DIR) && mkdir -p $(DEB_BUILD_DIR)/onair-$(DEB_VERSION)
 	cp -a packaging/debian $(DEB_BUILD_DIR)/onair-$(DEB_VERSION)/debian
 	cd $(DEB_BUILD_DIR)/onair-$(DEB_VERSION) && \
-	  ONAIR_SRC=$(CURDIR) SWIFT="$$(command -v $(SWIFT))" dpkg-buildpackage -b -us -uc
+	  ONAIR_SRC=$(CURDIR) ONAIR_SCRATCH=$(abspath $(DEB_SCRATCH)) SWIFT="$$(command -v $(SWIFT))" \
+	  dpkg-buildpackage -b -us -uc
 	mv $(DEB_BUILD_DIR)/*.deb dist/
 	rm -rf $(DEB_BUILD_DIR)
 	@ls -l dist/*.deb
@@ -121,26 +129,35 @@ deb: deps
 package-test: deb test-deps
 	$(call apt_install,$(PACKAGE_TEST_PACKAGES))
 	$(SWIFT) build
+	$(MAKE) --no-print-directory package-run
+
+# The package tests against the .deb and the debug build already there (make test: without SwiftPM).
+package-run:
 	ONAIR_DEB=$(abspath $(DEB)) ONAIR_DEBUG=$(abspath $(ONAIR)) $(VENV)/bin/pytest -q -rA -n 2 --dist loadfile \
 	  --durations=5 Tests/PackageTests
 
-test: test-deps unit-test e2e-test package-test
-	$(MAKE) fuzz FUZZ_SECONDS=30
+# Every stage above plus 30 s of fuzzing per target. scripts/test.sh runs them in an order that keeps
+# both cores busy: the .deb's release build and the fuzzer run beside the tests at idle CPU priority,
+# their logs in dist/test-logs/.
+test: test-deps
+	$(call apt_install,$(DEB_PACKAGES) $(PACKAGE_TEST_PACKAGES))
+	MAKE="$(MAKE)" SWIFT="$(SWIFT)" scripts/test.sh
 
 # libFuzzer (issue 6): one binary with every target (Tests/Fuzz), our modules instrumented with
-# coverage and address sanitizer, built apart in .build-fuzz. `make fuzz` runs each target for
-# FUZZ_SECONDS (make test: 30 s each), FUZZ_JOBS at a time (default one per CPU), after replaying
-# Tests/Fuzz/Regressions; see Tests/Fuzz/run.sh.
+# coverage and address sanitizer. It is built in .build, reusing the debug build's dependencies (they
+# stay uninstrumented): only Media, Appliance and the driver are compiled again, and the next plain
+# `swift build` compiles those two back. `make fuzz` runs each target for FUZZ_SECONDS (make test:
+# 30 s each), FUZZ_JOBS at a time (default one per CPU), after replaying Tests/Fuzz/Regressions,
+# keeping its corpus in .build/fuzz; see Tests/Fuzz/run.sh.
 FUZZ_SECONDS ?= 300
 FUZZ_TARGETS ?=
-FUZZ_BUILD := .build-fuzz
 FUZZER_NO_MAIN = $(shell ls $$(dirname $$(readlink -f $$(command -v $(SWIFT))))/../lib/clang/*/lib/linux/libclang_rt.fuzzer_no_main-x86_64.a | head -1)
 
 fuzz-build: deps
-	ONAIR_FUZZ=1 $(SWIFT) build --build-path $(FUZZ_BUILD) --product onair-fuzz -Xlinker $(FUZZER_NO_MAIN)
+	ONAIR_FUZZ=1 $(SWIFT) build --product onair-fuzz -Xlinker $(FUZZER_NO_MAIN)
 
 fuzz: fuzz-build
-	Tests/Fuzz/run.sh $(FUZZ_BUILD)/debug/onair-fuzz $(FUZZ_SECONDS) $(FUZZ_BUILD)/work $(FUZZ_TARGETS)
+	Tests/Fuzz/run.sh .build/debug/onair-fuzz $(FUZZ_SECONDS) .build/fuzz $(FUZZ_TARGETS)
 
 # onair vs nginx-rtmp side by side (issue 5): see bench/run.py. Writes bench/results.md.
 #   make bench                                 the full run the issue asks for (50, 100, 200 publishers x 60 s; ~10 min)
@@ -162,4 +179,4 @@ bench: deps
 	$(VENV)/bin/python bench/simulcast.py  # simulcast: CPU of one stream with 0, 1, 3 targets against the ingest, the delay a target adds, beside nginx-rtmp's push: bench/simulcast.md
 
 clean:
-	rm -rf .build $(FUZZ_BUILD) .run $(VENV) dist
+	rm -rf .build $(DEB_SCRATCH) .build-fuzz .run $(VENV) dist
