@@ -38,7 +38,7 @@ final class PlaylistFastPath: ChannelDuplexHandler, RemovableChannelHandler {
     }
 
     /// A request to answer here: the stream's packager and the directives.
-    private struct Playlist {
+    private struct Playlist: Sendable {
         var packager: StreamPackager
         var reload: BlockingReload?
         var delta: Bool
@@ -158,7 +158,7 @@ final class PlaylistFastPath: ChannelDuplexHandler, RemovableChannelHandler {
         let id = packager.held.hold(timeout: TimeAmount(packager.holdTimeout), on: loop,
                                     until: { [weak packager] in packager?.isSatisfied(reload) ?? true }) { outcome in
             // Woken on this loop (the publisher's connection shares it): answer at once, else hop over.
-            let finish = {
+            let finish: @Sendable () -> Void = {
                 let handler = handler.value
                 guard handler.held != nil else { return }  // the connection went away meanwhile
                 handler.held = nil

@@ -32,31 +32,31 @@ struct LiveStreamService: Sendable {
     }
 
     func create(_ new: NewLiveStream) async throws -> LiveStream {
-        try await done(try await repository.create(new))!
+        await done(try await repository.create(new))!
     }
 
     func update(id: String, _ update: LiveStreamUpdate) async throws -> LiveStream? {
-        try await done(try await repository.update(id: id, update))
+        await done(try await repository.update(id: id, update))
     }
 
     /// Deletes the stream: its key stops working, a publisher is disconnected, its HLS files go.
     func delete(id: String) async throws -> Bool {
-        try await done(try await repository.delete(id: id)) != nil
+        await done(try await repository.delete(id: id)) != nil
     }
 
     /// Disables (publisher disconnected at once, new publishes refused) or enables the stream.
     func setDisabled(id: String, _ disabled: Bool) async throws -> Bool {
-        try await done(try await repository.setDisabled(id: id, disabled)) != nil
+        await done(try await repository.setDisabled(id: id, disabled)) != nil
     }
 
     /// A new stream key; a publisher using the old one is disconnected.
     func resetStreamKey(id: String) async throws -> LiveStream? {
-        try await done(try await repository.resetStreamKey(id: id))
+        await done(try await repository.resetStreamKey(id: id))
     }
 
     /// Mux "complete": the playlist ends now; the encoder is dropped 60 s later.
     func complete(id: String) async throws -> Bool {
-        try await done(try await repository.complete(id: id)) != nil
+        await done(try await repository.complete(id: id)) != nil
     }
 
     func addPlaybackID(liveStreamID: String, policy: PlaybackID.Policy) async throws -> PlaybackID? {
@@ -66,7 +66,7 @@ struct LiveStreamService: Sendable {
     }
 
     func deletePlaybackID(liveStreamID: String, id: String) async throws -> Bool {
-        try await done(try await repository.deletePlaybackID(liveStreamID: liveStreamID, id: id)) != nil
+        await done(try await repository.deletePlaybackID(liveStreamID: liveStreamID, id: id)) != nil
     }
 
     private func done(_ change: LiveStreamChange?) async -> LiveStream? {

@@ -17,8 +17,8 @@ struct Supervisor: Service {
         let watchdog = notifier.watchdogInterval
         let period = watchdog.map { min($0 / 2, statusInterval) } ?? statusInterval
         if let watchdog { logger.info("systemd watchdog on", metadata: ["interval": "\(watchdog)"]) }
-        try? await withGracefulShutdownHandler {
-            try await cancelWhenGracefulShutdown { [self] in
+        await withGracefulShutdownHandler {
+            await cancelWhenGracefulShutdown { [self] in
                 await supervise(pingWatchdog: watchdog != nil, every: period)
             }
         } onGracefulShutdown: { [notifier] in
