@@ -10,7 +10,6 @@ count against onair: the figures are upper bounds. CPU = onair's utime+stime ove
 """
 import os
 import shutil
-import subprocess
 import sys
 import tempfile
 import time

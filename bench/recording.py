@@ -81,7 +81,7 @@ def phase_cpu(plain, recording, publishers, seconds, clip, work):
         bench.finish_loadgen(server, process, out, seconds + 60)
     # The recordings complete at idle: wait for every asset, then for the CPU to settle.
     def completed():
-        assets = api(recording, "GET", f"/video/v1/assets?limit=100")
+        assets = api(recording, "GET", "/video/v1/assets?limit=100")
         return len(assets) >= publishers and all(not a["is_live"] for a in assets) and assets
     assets = wait(completed, 60, "the recordings to complete")
     for server in (plain, recording):

@@ -44,7 +44,6 @@ BENCH = ROOT / "bench"
 sys.path.insert(0, str(ROOT / "Tests/EndToEndTests"))
 sys.path.insert(0, str(BENCH))
 import conftest  # noqa: E402
-import rtmp_load  # noqa: E402
 
 TICKS = os.sysconf("SC_CLK_TCK")
 PAGE = os.sysconf("SC_PAGE_SIZE")

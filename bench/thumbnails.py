@@ -19,7 +19,6 @@ Writes bench/thumbnails.md.
 import argparse
 import os
 import resource
-import statistics
 import subprocess
 import sys
 import tempfile

@@ -124,7 +124,7 @@ def stream_inf_attributes(text):
 
 def parse_attributes(text):
     """An HLS attribute list: KEY=value pairs, quoted values may contain commas."""
-    out, key, value, quoted, i = {}, "", "", False, 0
+    out, key, value, quoted = {}, "", "", False
     state = "key"
     for ch in text + ",":
         if state == "key":

@@ -6,7 +6,6 @@ corrupt H.264 next to a healthy stream; signed playback IDs with right and wrong
 Chromium showing a live thumbnail as an <img>.
 """
 import io
-import json
 import random
 import re
 import subprocess

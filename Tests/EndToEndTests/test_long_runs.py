@@ -8,7 +8,6 @@ import tempfile
 import time
 from pathlib import Path
 
-import m3u8
 import pytest
 
 import rtmp_client

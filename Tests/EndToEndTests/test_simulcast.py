@@ -21,7 +21,7 @@ import mux_python
 import pytest
 
 from api_helpers import API, assert_error, call, data, session, wait_status
-from conftest import CLIP_DIR, ONAIR, Onair, decode_errors, finish, free_port, make_clip, require, tls_certificate
+from conftest import ONAIR, Onair, decode_errors, finish, free_port, make_clip, require, tls_certificate
 
 NGINX_MODULE = "/usr/lib/nginx/modules/ngx_rtmp_module.so"
 TARGET_EVENTS = "video.live_stream.simulcast_target."

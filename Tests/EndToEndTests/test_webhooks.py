@@ -206,7 +206,7 @@ def test_kill_9_with_events_queued_loses_none(servers, receivers):
     made_while_down = onair.create_stream()  # the CLI, with no server running
     receiver = receivers(SECRET, port=port)
     onair.start()
-    events = receiver.wait_for(lambda e: len({x["id"] for x in e}) >= 11, timeout=40, what="all 11 events")
+    receiver.wait_for(lambda e: len({x["id"] for x in e}) >= 11, timeout=40, what="all 11 events")
     assert not receiver.errors(), receiver.errors()
     unique = receiver.unique()
     expected = {("video.live_stream.created", s["id"]) for s in streams + [made_while_down]} | \
