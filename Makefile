@@ -27,7 +27,7 @@ DEB := dist/onair_$(DEB_VERSION)_amd64.deb
 DEB_BUILD_DIR := dist/build
 
 .PHONY: all build run test unit-test e2e-test e2e-run package-test package-run deb deps test-deps clean bench fuzz \
-	fuzz-build arrows
+	fuzz-build fuzz-run arrows
 
 all: build
 
@@ -137,11 +137,11 @@ package-run:
 	  --durations=5 Tests/PackageTests
 
 # Every stage above plus 30 s of fuzzing per target. scripts/test.sh runs them in an order that keeps
-# both cores busy: the .deb's release build and the fuzzer run beside the tests at idle CPU priority,
-# their logs in dist/test-logs/.
+# both cores busy: the .deb's release build and the fuzzer's build run beside the tests at idle CPU
+# priority, their logs in dist/test-logs/. (MAKE_COMMAND, not MAKE: `make -n test` only prints this.)
 test: test-deps
 	$(call apt_install,$(DEB_PACKAGES) $(PACKAGE_TEST_PACKAGES))
-	MAKE="$(MAKE)" SWIFT="$(SWIFT)" scripts/test.sh
+	MAKE="$(MAKE_COMMAND)" SWIFT="$(SWIFT)" scripts/test.sh
 
 # libFuzzer (issue 6): one binary with every target (Tests/Fuzz), our modules instrumented with
 # coverage and address sanitizer. It is built in .build, reusing the debug build's dependencies (they
@@ -157,6 +157,10 @@ fuzz-build: deps
 	ONAIR_FUZZ=1 $(SWIFT) build --product onair-fuzz -Xlinker $(FUZZER_NO_MAIN)
 
 fuzz: fuzz-build
+	$(MAKE) --no-print-directory fuzz-run
+
+# The fuzz targets of the onair-fuzz already built.
+fuzz-run:
 	Tests/Fuzz/run.sh .build/debug/onair-fuzz $(FUZZ_SECONDS) .build/fuzz $(FUZZ_TARGETS)
 
 # onair vs nginx-rtmp side by side (issue 5): see bench/run.py. Writes bench/results.md.
@@ -168,7 +172,7 @@ bench: deps
 	$(call apt_install,$(BENCH_PACKAGES))
 	@[ -x $(VENV)/bin/pip ] || $(PYTHON) -m venv $(VENV)
 	@$(VENV)/bin/pip install -q --disable-pip-version-check -r bench/requirements.txt
-	$(SWIFT) build -c release --static-swift-stdlib --product onair -Xlinker -z -Xlinker now  # the same build as the .deb
+	$(SWIFT) build -c release --static-swift-stdlib --product onair -Xlinker -z -Xlinker now  # the .deb's flags (make deb builds in .build-deb)
 	$(VENV)/bin/python bench/run.py $(BENCH_ARGS)
 	$(VENV)/bin/python bench/webhooks.py  # webhook delivery latency and CPU: bench/webhooks.md
 	$(VENV)/bin/python bench/part_delivery.py  # LL-HLS part delivery delay, 1/100/1,000 blocked clients: bench/part_delivery.md

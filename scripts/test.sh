@@ -2,27 +2,42 @@
 # `make test`: every stage of the suite, arranged so that 2 cores are busy all the way through.
 #
 # The tests mostly wait on real time (ffmpeg -re, reconnect windows, a booted container), and two of
-# the builds are not needed until later, so those run beside the tests at idle CPU priority
-# (SCHED_IDLE: they get only the CPU the foreground leaves, and give it back at once):
+# the builds are not needed until later, so those run beside them at idle CPU priority (SCHED_IDLE:
+# they get only the CPU the foreground leaves, and give it back at once):
 #
 #   foreground                                 beside it, at idle priority
-#   debug build, unit tests                    the .deb's release build (its own folder, .build-deb)
-#   end-to-end tests                           the fuzzer's build (in .build) and its 30 s per target
-#   package tests (once the .deb is built)     (the fuzzer, until it is done)
+#   debug build (with the tests), unit tests   the .deb's release build (its own folder, .build-deb)
+#   end-to-end tests                           the fuzzer's build (in .build, on the debug build)
+#   fuzzing, 30 s per target                   (the .deb, until it is done)
+#   package tests, once the .deb is built
 #
-# Nothing in the foreground runs SwiftPM once the fuzzer's build has started (it holds .build's lock).
-# The background stages write to dist/test-logs/ and are printed when they end. Any failing stage
-# fails the run; the stages after it still run where they can.
+# The fuzzing itself runs in the foreground: libFuzzer's time limits are wall-clock. Nothing in the
+# foreground runs SwiftPM while the fuzzer's build holds .build's lock. The background stages write to
+# dist/test-logs/ and are printed when they end; they are stopped if this script ends first. A failing
+# stage fails the run; the stages after it still run where they can (not after a failed debug build).
 set -uo pipefail
 cd "$(dirname "$0")/.."
 make=${MAKE:-make}
+swift=${SWIFT:-swift}
 logs=dist/test-logs
 rm -rf "$logs" && mkdir -p "$logs"
 start=$SECONDS
 failed=()
+background=()
 
 stage() { printf '\n== %s  (%d s in)\n' "$*" $((SECONDS - start)); }
-idle() { nice -n 19 chrt --idle 0 "$@"; }
+# beside LOG COMMAND...: COMMAND at idle priority in its own process group, its output in LOG.
+beside() {
+    local log=$1; shift
+    setsid nice -n 19 chrt --idle 0 "$@" > "$log" 2>&1 &
+    background+=($!)
+}
+stop_background() {
+    local pid
+    for pid in "${background[@]}"; do kill -TERM -- "-$pid" 2>/dev/null; done
+}
+trap stop_background EXIT
+trap 'exit 130' INT TERM
 # ended NAME PID LOG LINES: waits for a background stage; prints the end of its log, all of it if it failed.
 ended() {
     local name=$1 pid=$2 log=$3 lines=$4 status
@@ -37,23 +52,43 @@ ended() {
         return 1
     fi
 }
+verdict() {
+    stage "make test: done"
+    if [ ${#failed[@]} -gt 0 ]; then
+        echo "failed: ${failed[*]}"
+        exit 1
+    fi
+    echo "every stage passed"
+}
 
 # Resolve once, so that the two builds below do not both write Package.resolved.
-"${SWIFT:-swift}" package resolve || failed+=(resolve)
+"$swift" package resolve || failed+=(resolve)
 
 stage "make deb, beside (idle priority): $logs/deb.log"
-idle "$make" --no-print-directory deb > "$logs/deb.log" 2>&1 &
+beside "$logs/deb.log" "$make" --no-print-directory deb
 deb=$!
 
-stage "unit tests (debug build first)"
-"$make" --no-print-directory unit-test || failed+=(unit-test)
+stage "debug build, with the tests"
+if ! { "$make" --no-print-directory arrows && "$swift" build --build-tests; }; then
+    failed+=(debug-build)  # nothing below would test this tree
+    verdict
+fi
 
-stage "make fuzz FUZZ_SECONDS=30, beside (idle priority): $logs/fuzz.log"
-idle "$make" --no-print-directory fuzz FUZZ_SECONDS=30 > "$logs/fuzz.log" 2>&1 &
-fuzz=$!
+stage "unit tests"
+"$swift" test --skip-build || failed+=(unit-test)
+
+stage "the fuzzer's build, beside (idle priority): $logs/fuzz-build.log"
+beside "$logs/fuzz-build.log" "$make" --no-print-directory fuzz-build
+fuzz_build=$!
 
 stage "end-to-end tests"
 "$make" --no-print-directory e2e-run || failed+=(e2e-test)
+
+stage "waiting for the fuzzer's build"
+if ended fuzz-build "$fuzz_build" "$logs/fuzz-build.log" 3; then
+    stage "fuzzing, 30 s per target"
+    "$make" --no-print-directory fuzz-run FUZZ_SECONDS=30 || failed+=(fuzz)
+fi
 
 stage "waiting for the .deb"
 if ended deb "$deb" "$logs/deb.log" 15; then
@@ -63,12 +98,4 @@ else
     failed+=(package-test)  # nothing to test without the .deb
 fi
 
-stage "waiting for the fuzzer"
-ended fuzz "$fuzz" "$logs/fuzz.log" 40
-
-stage "make test: done"
-if [ ${#failed[@]} -gt 0 ]; then
-    echo "failed: ${failed[*]}"
-    exit 1
-fi
-echo "every stage passed"
+verdict
