@@ -26,11 +26,14 @@ failed=()
 background=()
 
 stage() { printf '\n== %s  (%d s in)\n' "$*" $((SECONDS - start)); }
-# beside LOG COMMAND...: COMMAND at idle priority in its own process group, its output in LOG.
+# beside LOG COMMAND...: COMMAND at idle priority in its own process group (set -m; not setsid: a new
+# session is a new scheduler autogroup, which would get an equal share of the CPU), its output in LOG.
 beside() {
     local log=$1; shift
-    setsid nice -n 19 chrt --idle 0 "$@" > "$log" 2>&1 &
+    set -m
+    nice -n 19 chrt --idle 0 "$@" > "$log" 2>&1 &
     background+=($!)
+    set +m
 }
 stop_background() {
     local pid
